@@ -1,0 +1,7 @@
+//! MedSeal's shared core: everything that must behave identically in the browser, the native
+//! `medseal` tool and the tests. It performs no I/O: callers hand it bytes and get bytes back.
+#![forbid(unsafe_code)]
+
+pub mod id;
+pub mod seal;
+pub mod wire;
