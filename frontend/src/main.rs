@@ -1,1 +1,12 @@
-fn main() {}
+//! MedSeal's browser app. Everything secret happens here: the server only ever receives
+//! ciphertext. See ARCHITECTURE.md for the map.
+#![forbid(unsafe_code)]
+
+mod api;
+mod app;
+mod browser;
+mod pages;
+
+fn main() {
+    yew::Renderer::<app::App>::new().render();
+}

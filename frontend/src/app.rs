@@ -1,0 +1,63 @@
+//! Top-level component and the routes of the app. Routing is by path only: secrets live in the
+//! fragment, which pages read themselves and then remove from the address bar.
+
+use yew::prelude::*;
+
+use crate::pages::{open::OpenPage, revoke::RevokePage, share::SharePage};
+
+/// The pages of the app, parsed from `location.pathname`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `/`: the patient's share page.
+    Share,
+    /// `/s/{id}`: the doctor's view of a share.
+    Open { id: String },
+    /// `/revoke/{id}`: the patient's private page that deletes a share.
+    Revoke { id: String },
+    /// Anything else.
+    NotFound,
+}
+
+impl Route {
+    /// Parses a path such as `/s/abc`.
+    #[must_use]
+    pub fn from_path(path: &str) -> Self {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match parts.as_slice() {
+            [""] => Self::Share,
+            ["s", id] if medseal_core::id::is_object_id(id) => Self::Open {
+                id: (*id).to_owned(),
+            },
+            ["revoke", id] if medseal_core::id::is_object_id(id) => Self::Revoke {
+                id: (*id).to_owned(),
+            },
+            _ => Self::NotFound,
+        }
+    }
+}
+
+#[function_component(App)]
+pub fn app() -> Html {
+    let route = Route::from_path(&crate::browser::pathname());
+    let page = match route {
+        Route::Share => html! { <SharePage /> },
+        Route::Open { id } => html! { <OpenPage {id} /> },
+        Route::Revoke { id } => html! { <RevokePage {id} /> },
+        Route::NotFound => html! {
+            <section>
+                <h1>{ "Page not found" }</h1>
+                <p data-testid="error" role="alert">{ "This address does not lead anywhere in MedSeal." }</p>
+                <p><a href="/">{ "Share a record" }</a></p>
+            </section>
+        },
+    };
+    html! {
+        <>
+            <header class="top">
+                <a class="brand" href="/">{ "MedSeal" }</a>
+                <span class="tagline">{ "Records sealed in your browser. The server sees only ciphertext." }</span>
+            </header>
+            <main>{ page }</main>
+        </>
+    }
+}

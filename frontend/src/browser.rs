@@ -1,0 +1,86 @@
+//! Small wrappers over browser APIs that pages share.
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+fn window() -> web_sys::Window {
+    // The app only ever runs in a window; Trunk's loader guarantees it.
+    web_sys::window().expect("MedSeal runs in a browser window")
+}
+
+/// The current path, without query or fragment.
+pub fn pathname() -> String {
+    window().location().pathname().unwrap_or_default()
+}
+
+/// The page's origin, such as `http://127.0.0.1:8080`.
+pub fn origin() -> String {
+    window().location().origin().unwrap_or_default()
+}
+
+/// Reads the fragment (without `#`) and removes it from the address bar and the history entry,
+/// so the secret it carries is not left on screen or in the browser's history.
+pub fn take_fragment() -> String {
+    let location = window().location();
+    let hash = location.hash().unwrap_or_default();
+    let fragment = hash.strip_prefix('#').unwrap_or(&hash).to_owned();
+    if !fragment.is_empty() {
+        let path = location.pathname().unwrap_or_default();
+        let search = location.search().unwrap_or_default();
+        if let Ok(history) = window().history() {
+            let _ = history.replace_state_with_url(
+                &JsValue::NULL,
+                "",
+                Some(&format!("{path}{search}")),
+            );
+        }
+    }
+    fragment
+}
+
+/// Reads a picked file whole.
+pub async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|_| format!("could not read {}", file.name()))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// Makes an object URL for bytes, for a download link or an inline view.
+pub fn object_url(bytes: &[u8], media_type: &str) -> Result<String, String> {
+    let array = js_sys::Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&array);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(if media_type.is_empty() {
+        "application/octet-stream"
+    } else {
+        media_type
+    });
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|_| "the browser could not hold the file".to_owned())?;
+    web_sys::Url::create_object_url_with_blob(&blob)
+        .map_err(|_| "the browser could not offer the file".to_owned())
+}
+
+/// Copies text to the clipboard; resolves once done.
+pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
+    let clipboard = window().navigator().clipboard();
+    JsFuture::from(clipboard.write_text(text))
+        .await
+        .map(|_| ())
+        .map_err(|_| "copying was refused".to_owned())
+}
+
+/// The files of an `<input type=file>` change event.
+pub fn files_of(event: &web_sys::Event) -> Vec<web_sys::File> {
+    let Some(input) = event
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+    else {
+        return Vec::new();
+    };
+    let Some(list) = input.files() else {
+        return Vec::new();
+    };
+    (0..list.length()).filter_map(|i| list.get(i)).collect()
+}

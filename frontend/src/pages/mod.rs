@@ -1,0 +1,5 @@
+//! One module per page of the app.
+
+pub mod open;
+pub mod revoke;
+pub mod share;
