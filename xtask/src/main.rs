@@ -1,1 +1,142 @@
-fn main() {}
+//! `cargo xtask`: the one entry point for automation.
+//!
+//! - `cargo xtask run [--listen ADDR] [--data-dir DIR]` installs what is missing, builds the app
+//!   and the server in release mode and serves MedSeal.
+//! - `cargo xtask test` installs what the tests need and runs every test: core (native and in
+//!   headless Chromium), server, CLI and end-to-end in a real browser against the real server.
+//!
+//! Standard library only: this runs before anything else is installed.
+
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use tools::{Stage, Tally};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(&args[1..]),
+        Some("build") => build_all().map(|_| ()),
+        Some("install") => tools::install_build_tools().and_then(|()| tools::install_test_tools()),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  run [--listen ADDR] [--data-dir DIR]   build everything in release mode and serve MedSeal
+                                         (default http://127.0.0.1:8080, data in ./medseal-data;
+                                         also MEDSEAL_LISTEN and MEDSEAL_DATA_DIR)
+  test [--no-e2e] [--no-wasm]            install test tools and run every test
+  build                                  build the app (dist/) and the server in release mode
+  install                                install the build and test tools only";
+
+/// The repository root (the parent of this crate's folder).
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map_or(manifest.clone(), Path::to_path_buf)
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let mut listen = std::env::var("MEDSEAL_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let mut data_dir = std::env::var("MEDSEAL_DATA_DIR").unwrap_or_else(|_| "medseal-data".into());
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--listen" => listen = rest.next().ok_or("--listen needs an address")?.clone(),
+            "--data-dir" => data_dir = rest.next().ok_or("--data-dir needs a folder")?.clone(),
+            other => return Err(format!("unknown option {other}\n\n{USAGE}")),
+        }
+    }
+    let server = build_all()?;
+    println!("xtask: starting MedSeal; data in {data_dir}");
+    let status = Command::new(server)
+        .current_dir(root())
+        .args(["--listen", &listen, "--data-dir", &data_dir, "--static-dir", "dist"])
+        .status()
+        .map_err(|e| format!("could not start the server: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("the server stopped: {status}")) }
+}
+
+/// Installs the build tools, builds the app into `dist/` and the server, and returns the
+/// server binary's path.
+fn build_all() -> Result<PathBuf, String> {
+    tools::install_build_tools()?;
+    build_app()?;
+    let stage = Stage::start("build the server (release)");
+    tools::cargo(&["build", "--release", "--locked", "-p", "medseal-server", "-p", "medseal-cli"])?;
+    stage.done();
+    Ok(root().join("target/release/medseal-server"))
+}
+
+/// `trunk build --release` into `dist/`. Trunk is told to stay offline: every tool it needs is
+/// installed and pinned by `tools::install_build_tools`.
+fn build_app() -> Result<(), String> {
+    let stage = Stage::start("build the browser app (trunk, release)");
+    tools::cargo(&["fetch", "--locked"])?;
+    tools::run(tools::command("trunk").args(["build", "--release", "--offline", "--locked"]).current_dir(root()))?;
+    stage.done();
+    Ok(())
+}
+
+fn test(args: &[String]) -> Result<(), String> {
+    let e2e = !args.iter().any(|a| a == "--no-e2e");
+    let wasm = !args.iter().any(|a| a == "--no-wasm");
+    let started = Instant::now();
+    tools::install_build_tools()?;
+    tools::install_test_tools()?;
+    let mut tally = Tally::default();
+
+    let stage = Stage::start("native tests (core, server, cli)");
+    tally.cargo_tests("native", &["test", "--locked", "--workspace", "--exclude", "medseal-frontend", "--exclude", "xtask"], &[]);
+    stage.done();
+
+    if wasm {
+        let stage = Stage::start("core tests in headless Chromium (wasm-bindgen-test)");
+        let runner = tools::cargo_bin("wasm-bindgen-test-runner");
+        tally.cargo_tests(
+            "wasm",
+            &["test", "--locked", "--target", "wasm32-unknown-unknown", "-p", "medseal-core", "--tests"],
+            &[
+                ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner.to_string_lossy().as_ref()),
+                ("CHROMEDRIVER", "/usr/bin/chromedriver"),
+                ("WASM_BINDGEN_TEST_TIMEOUT", "600"),
+            ],
+        );
+        stage.done();
+    }
+
+    if e2e {
+        let stage = Stage::start("end-to-end tests in headless Chromium");
+        match build_for_e2e() {
+            Ok(server) => tally.node_tests("e2e", &server),
+            Err(message) => tally.broken("e2e build", &message),
+        }
+        stage.done();
+    }
+
+    println!("\nxtask: all tests took {:.0} s", started.elapsed().as_secs_f64());
+    tally.summary()
+}
+
+/// The app in release mode (what users get) and the server binary the tests start.
+fn build_for_e2e() -> Result<PathBuf, String> {
+    build_app()?;
+    tools::cargo(&["build", "--locked", "-p", "medseal-server"])?;
+    Ok(root().join("target/debug/medseal-server"))
+}
