@@ -1,81 +1,68 @@
-//! The one entry point the apps use to seal a file for a link and to open it again.
+//! The one entry point the apps use to seal a file for a link and to open it again, built on
+//! the container format of FORMAT.md ([`crate::container`]) with a link-key recipient, or a
+//! password recipient that needs the link key and the password together.
 //!
-//! Today this is a single AES-256-GCM message: `nonce (12) || ciphertext-and-tag`, over
-//! `u32 big-endian metadata length || metadata JSON || file bytes`. The container format of
-//! FORMAT.md replaces the body of these two functions; their signatures are what the browser,
-//! the CLI and the tests depend on.
+//! ```
+//! use medseal_core::seal::{FileMeta, LinkKey, open, seal};
+//! # fn main() -> Result<(), medseal_core::seal::SealError> {
+//! let key = LinkKey::generate()?;
+//! let meta = FileMeta { name: "note.txt".into(), ..FileMeta::default() };
+//! let sealed = seal(&key, &meta, b"hello doctor")?;
+//! let same_key = LinkKey::from_fragment(&key.to_fragment())?;
+//! let (meta_back, data) = open(&same_key, &sealed)?;
+//! assert_eq!((meta_back, data), (meta, b"hello doctor".to_vec()));
+//! # Ok(())
+//! # }
+//! ```
 
-use aes_gcm::aead::{Aead, KeyInit};
-use aes_gcm::{Aes256Gcm, Key, Nonce};
-use serde::{Deserialize, Serialize};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use crate::container::{
+    self, Argon2Params, DecryptError, EncryptError, Header, HeaderError, Identity, PayloadError,
+    Recipient, UnlockError,
+};
+use crate::id::RandomError;
 
-use crate::id::{RandomError, b64url, from_b64url, random_bytes};
+pub use crate::container::{FileMeta, LinkKey, Password};
 
-/// What travels encrypted beside the file: the server never sees any of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileMeta {
-    /// The file's original name.
-    pub name: String,
-    /// Its media type, as the browser reported it (may be empty).
-    pub media_type: String,
-}
-
-/// The 32-byte secret carried in a link's fragment. Wiped on drop, never printed.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct LinkKey([u8; 32]);
-
-impl std::fmt::Debug for LinkKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LinkKey(***)")
-    }
-}
-
-impl LinkKey {
-    /// A fresh key from the platform CSPRNG.
-    ///
-    /// # Errors
-    /// Fails only if the CSPRNG is unavailable.
-    pub fn generate() -> Result<Self, RandomError> {
-        Ok(Self(random_bytes()?))
-    }
-
-    /// The key as it appears in a link fragment (43 base64url characters).
-    #[must_use]
-    pub fn to_fragment(&self) -> String {
-        b64url(&self.0)
-    }
-
-    /// Parses a link fragment back into a key.
-    ///
-    /// # Errors
-    /// [`SealError::BadKey`] unless the text is exactly 32 bytes of base64url.
-    pub fn from_fragment(text: &str) -> Result<Self, SealError> {
-        let mut bytes = from_b64url(text.trim()).map_err(|_| SealError::BadKey)?;
-        let key = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| SealError::BadKey);
-        bytes.zeroize();
-        key.map(Self)
-    }
-
-    /// The raw key bytes.
-    #[must_use]
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-/// Why sealing or opening failed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why sealing or opening failed. Each variant is a distinct situation the user can be told
+/// about.
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
 pub enum SealError {
     /// The key in the link is not a well-formed key.
     #[error("the key in this link is malformed")]
     BadKey,
-    /// The data is too short or not laid out as a sealed file.
-    #[error("this is not a MedSeal file, or it is cut short")]
+    /// The data is not a MedSeal file at all.
+    #[error("this is not a MedSeal file")]
+    NotMedSeal,
+    /// The data is a MedSeal file of a version this software cannot read.
+    #[error("this MedSeal file has version {0}, which this software cannot read; please update")]
+    UnknownVersion(u8),
+    /// The data is laid out wrongly (a broken header, or authenticated but inconsistent data).
+    #[error("this MedSeal file is malformed")]
     Malformed,
-    /// Authentication failed: wrong key, or the bytes were altered.
-    #[error("decryption failed: the key is wrong or the data was altered")]
-    Decrypt,
+    /// The link key does not open this file.
+    #[error("the key is wrong for this file, or the file was altered")]
+    WrongKey,
+    /// The file needs a password as well as the link.
+    #[error("this file is protected by a password")]
+    PasswordRequired,
+    /// The password is wrong.
+    #[error("wrong password")]
+    WrongPassword,
+    /// A byte of the header or payload was altered, moved or replaced.
+    #[error("the file was altered")]
+    Tampered,
+    /// The file ends early (or is empty after its header).
+    #[error("the file is incomplete (truncated)")]
+    Truncated,
+    /// Bytes follow the end of the file.
+    #[error("the file has unexpected data after its end")]
+    TrailingData,
+    /// The file or its metadata is too large.
+    #[error("the file or its metadata is too large")]
+    TooLarge,
+    /// The password's Argon2id parameters are out of bounds, or Argon2id failed.
+    #[error("the password could not be processed")]
+    Password,
     /// The platform random number generator failed.
     #[error("the platform random number generator failed")]
     Random,
@@ -87,56 +74,130 @@ impl From<RandomError> for SealError {
     }
 }
 
-/// Seals `data` under `key` with its metadata.
+impl From<EncryptError> for SealError {
+    fn from(e: EncryptError) -> Self {
+        match e {
+            EncryptError::Random | EncryptError::Wrap(container::WrapError::Random) => Self::Random,
+            EncryptError::Wrap(container::WrapError::BadParams) => Self::Password,
+            EncryptError::MetadataTooLong | EncryptError::TooLarge => Self::TooLarge,
+            _ => Self::Malformed,
+        }
+    }
+}
+
+impl From<DecryptError> for SealError {
+    fn from(e: DecryptError) -> Self {
+        match e {
+            DecryptError::Header(HeaderError::NotMedSeal) => Self::NotMedSeal,
+            DecryptError::Header(HeaderError::UnknownVersion(v)) => Self::UnknownVersion(v),
+            DecryptError::Header(HeaderError::Truncated) => Self::Truncated,
+            DecryptError::Header(HeaderError::Malformed(_)) => Self::Malformed,
+            DecryptError::Unlock(u) => match u {
+                UnlockError::WrongKey | UnlockError::WrongLink | UnlockError::NotForThisKey => {
+                    Self::WrongKey
+                }
+                UnlockError::PasswordRequired => Self::PasswordRequired,
+                UnlockError::NoPasswordStanza => Self::WrongKey,
+                UnlockError::WrongPassword => Self::WrongPassword,
+                UnlockError::RsaFailed | UnlockError::HeaderAltered => Self::Tampered,
+                UnlockError::Argon2 => Self::Password,
+            },
+            DecryptError::Payload(p) => match p {
+                PayloadError::Empty | PayloadError::Truncated => Self::Truncated,
+                PayloadError::TrailingData => Self::TrailingData,
+                PayloadError::Tampered { .. } => Self::Tampered,
+                PayloadError::Malformed(_) => Self::Malformed,
+            },
+        }
+    }
+}
+
+impl LinkKey {
+    /// Parses a link fragment back into a key.
+    ///
+    /// # Errors
+    /// [`SealError::BadKey`] unless the text is exactly 32 bytes of base64url.
+    pub fn from_fragment(text: &str) -> Result<Self, SealError> {
+        Self::parse(text).map_err(|_| SealError::BadKey)
+    }
+}
+
+/// Seals `data` for whoever holds `key`, with its metadata.
 ///
 /// # Errors
-/// Fails only if the CSPRNG is unavailable.
+/// [`SealError::Random`] if the CSPRNG fails, [`SealError::TooLarge`] for over-long metadata.
 pub fn seal(key: &LinkKey, meta: &FileMeta, data: &[u8]) -> Result<Vec<u8>, SealError> {
-    let meta_json = serde_json::to_vec(meta).map_err(|_| SealError::Malformed)?;
-    let meta_len = u32::try_from(meta_json.len()).map_err(|_| SealError::Malformed)?;
-    let mut plain = Vec::with_capacity(4 + meta_json.len() + data.len());
-    plain.extend_from_slice(&meta_len.to_be_bytes());
-    plain.extend_from_slice(&meta_json);
-    plain.extend_from_slice(data);
-    let nonce: [u8; 12] = random_bytes()?;
-    let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_bytes()));
-    let sealed = cipher
-        .encrypt(Nonce::from_slice(&nonce), plain.as_slice())
-        .map_err(|_| SealError::Decrypt);
-    plain.zeroize();
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&sealed?);
-    Ok(out)
+    Ok(container::encrypt(&[Recipient::Link(key)], meta, data)?)
 }
 
 /// Opens what [`seal`] produced.
 ///
 /// # Errors
-/// [`SealError::Decrypt`] on a wrong key or any altered byte; [`SealError::Malformed`] if the
-/// authenticated contents are not laid out as expected.
+/// [`SealError::WrongKey`], [`SealError::PasswordRequired`], [`SealError::Tampered`],
+/// [`SealError::Truncated`], [`SealError::NotMedSeal`], [`SealError::UnknownVersion`] and the
+/// other variants, each for its situation.
 pub fn open(key: &LinkKey, sealed: &[u8]) -> Result<(FileMeta, Vec<u8>), SealError> {
-    if sealed.len() < 12 + 16 {
-        return Err(SealError::Malformed);
-    }
-    let (nonce, body) = sealed.split_at(12);
-    let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_bytes()));
-    let mut plain = cipher
-        .decrypt(Nonce::from_slice(nonce), body)
-        .map_err(|_| SealError::Decrypt)?;
-    let result = split_plain(&plain);
-    plain.zeroize();
-    result
+    Ok(container::decrypt(Identity::Link(key), sealed)?)
 }
 
-fn split_plain(plain: &[u8]) -> Result<(FileMeta, Vec<u8>), SealError> {
-    let len_bytes: [u8; 4] = plain
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .ok_or(SealError::Malformed)?;
-    let meta_len = u32::from_be_bytes(len_bytes) as usize;
-    let meta_json = plain.get(4..4 + meta_len).ok_or(SealError::Malformed)?;
-    let meta = serde_json::from_slice(meta_json).map_err(|_| SealError::Malformed)?;
-    Ok((meta, plain[4 + meta_len..].to_vec()))
+/// Seals `data` so that opening needs both `key` (from the link) and `password`, with the
+/// default Argon2id parameters.
+///
+/// # Errors
+/// As [`seal`].
+pub fn seal_with_password(
+    key: &LinkKey,
+    password: &Password,
+    meta: &FileMeta,
+    data: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    seal_with_password_params(key, password, Argon2Params::DEFAULT, meta, data)
+}
+
+/// As [`seal_with_password`] with explicit Argon2id parameters (tests use small ones).
+///
+/// # Errors
+/// As [`seal`], plus [`SealError::Password`] for parameters out of bounds.
+pub fn seal_with_password_params(
+    key: &LinkKey,
+    password: &Password,
+    params: Argon2Params,
+    meta: &FileMeta,
+    data: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    let recipient = Recipient::Password {
+        link: key,
+        password,
+        params,
+    };
+    Ok(container::encrypt(&[recipient], meta, data)?)
+}
+
+/// Opens what [`seal_with_password`] produced.
+///
+/// # Errors
+/// As [`open`]; [`SealError::WrongPassword`] for a wrong password, [`SealError::WrongKey`] for
+/// a wrong link key.
+pub fn open_with_password(
+    key: &LinkKey,
+    password: &Password,
+    sealed: &[u8],
+) -> Result<(FileMeta, Vec<u8>), SealError> {
+    Ok(container::decrypt(
+        Identity::Password(key, password),
+        sealed,
+    )?)
+}
+
+/// True if the sealed file needs a password: ask for it before calling [`open_with_password`].
+/// Needs only the start of the file (its header; 4 KiB is always enough without RSA stanzas).
+///
+/// # Errors
+/// [`SealError::NotMedSeal`], [`SealError::UnknownVersion`], [`SealError::Malformed`], or
+/// [`SealError::Truncated`] if `sealed` ends inside the header.
+pub fn needs_password(sealed: &[u8]) -> Result<bool, SealError> {
+    let (header, _) = Header::parse(sealed).map_err(DecryptError::from)?;
+    Ok(header.needs_password())
 }
 
 #[cfg(test)]
@@ -147,6 +208,7 @@ mod tests {
         FileMeta {
             name: "record.json".into(),
             media_type: "application/fhir+json".into(),
+            ..FileMeta::default()
         }
     }
 
@@ -161,14 +223,39 @@ mod tests {
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 1;
-            assert_eq!(
-                open(&key, &bad).unwrap_err(),
-                SealError::Decrypt,
-                "byte {i}"
-            );
+            assert!(open(&key, &bad).is_err(), "byte {i}");
         }
         let other = LinkKey::generate().unwrap();
-        assert_eq!(open(&other, &sealed).unwrap_err(), SealError::Decrypt);
+        assert_eq!(open(&other, &sealed).unwrap_err(), SealError::WrongKey);
+        assert!(!needs_password(&sealed).unwrap());
+    }
+
+    #[test]
+    fn password_round_trip() {
+        let key = LinkKey::generate().unwrap();
+        let pw = Password::from("correct horse");
+        let small = Argon2Params {
+            m_cost: 64,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        let sealed = seal_with_password_params(&key, &pw, small, &meta(), b"x").unwrap();
+        assert!(needs_password(&sealed).unwrap());
+        assert_eq!(
+            open(&key, &sealed).unwrap_err(),
+            SealError::PasswordRequired
+        );
+        let (_, data) = open_with_password(&key, &pw, &sealed).unwrap();
+        assert_eq!(data, b"x");
+        assert_eq!(
+            open_with_password(&key, &Password::from("wrong"), &sealed).unwrap_err(),
+            SealError::WrongPassword
+        );
+        let other = LinkKey::generate().unwrap();
+        assert_eq!(
+            open_with_password(&other, &pw, &sealed).unwrap_err(),
+            SealError::WrongKey
+        );
     }
 
     #[test]
