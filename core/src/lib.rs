@@ -2,6 +2,8 @@
 //! `medseal` tool and the tests. It performs no I/O: callers hand it bytes and get bytes back.
 #![forbid(unsafe_code)]
 
+pub mod container;
 pub mod id;
+pub mod pki;
 pub mod seal;
 pub mod wire;
