@@ -5,5 +5,6 @@
 pub mod container;
 pub mod id;
 pub mod pki;
+pub mod record;
 pub mod seal;
 pub mod wire;

@@ -5,6 +5,7 @@
 mod api;
 mod app;
 mod browser;
+mod components;
 mod pages;
 
 fn main() {

@@ -1,9 +1,12 @@
 //! The doctor's page for a link: fetch the ciphertext, open it with the key from the fragment,
 //! show the record and offer the original file.
 
-use medseal_core::seal::{FileMeta, LinkKey, open};
+use std::rc::Rc;
+
+use medseal_core::seal::{LinkKey, open};
 use yew::prelude::*;
 
+use crate::components::record_view::{OpenedFile, RecordView};
 use crate::{api, browser};
 
 #[derive(Properties, PartialEq)]
@@ -14,12 +17,7 @@ pub struct Props {
 #[derive(Clone, PartialEq)]
 enum State {
     Loading,
-    Opened {
-        meta: FileMeta,
-        size: usize,
-        text: Option<String>,
-        url: String,
-    },
+    Opened(Vec<OpenedFile>),
     Failed(String),
 }
 
@@ -44,24 +42,16 @@ pub fn open_page(props: &Props) -> Html {
         State::Failed(message) => html! {
             <section>
                 <h1>{ "This record cannot be opened" }</h1>
-                <p class="error" data-testid="error" role="alert">{ message }</p>
+                <p class="error" data-testid="error" role="alert">{ message.clone() }</p>
             </section>
         },
-        State::Opened {
-            meta,
-            size,
-            text,
-            url,
-        } => html! {
-            <section data-testid="record-view" class="record">
-                <h1>{ meta.name.clone() }</h1>
-                <p class="meta">{ format!("{} · {} bytes", if meta.media_type.is_empty() { "file" } else { &meta.media_type }, size) }</p>
-                <a class="primary" data-testid="download-original" href={url.clone()} download={meta.name.clone()}>
-                    { "Download original" }
-                </a>
-                if let Some(text) = text {
-                    <pre class="text-view">{ text.clone() }</pre>
-                }
+        State::Opened(files) => html! {
+            <section class="opened">
+                <h1>{ "Shared record" }</h1>
+                <p class="sealed-note" role="status">
+                    { format!("Decrypted in this browser: {} file{}.", files.len(), if files.len() == 1 { "" } else { "s" }) }
+                </p>
+                { for files.iter().map(|file| html! { <RecordView file={file.clone()} /> }) }
             </section>
         },
     }
@@ -80,20 +70,10 @@ async fn load(id: &str, fragment: &str) -> Result<State, String> {
             .to_owned()
     })?;
     let url = browser::object_url(&data, &meta.media_type)?;
-    let text = looks_textual(&meta, &data).then(|| String::from_utf8_lossy(&data).into_owned());
-    Ok(State::Opened {
-        size: data.len(),
-        meta,
-        text,
+    Ok(State::Opened(vec![OpenedFile {
+        name: meta.name,
+        media_type: meta.media_type,
+        data: Rc::new(data),
         url,
-    })
-}
-
-fn looks_textual(meta: &FileMeta, data: &[u8]) -> bool {
-    let textual_type = meta.media_type.starts_with("text/")
-        || meta.media_type.contains("json")
-        || meta.media_type.contains("xml");
-    (textual_type || meta.media_type.is_empty())
-        && data.len() <= 2 << 20
-        && std::str::from_utf8(data).is_ok()
+    }]))
 }

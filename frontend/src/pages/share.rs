@@ -168,6 +168,10 @@ async fn share_file(
     });
     let key = LinkKey::generate().map_err(|e| e.to_string())?;
     let meta = FileMeta {
+        kind: String::new(),
+        masked: false,
+        policy: None,
+        created: Some((js_sys::Date::now() / 1000.0) as u64),
         name: file.name(),
         media_type: file.type_(),
     };

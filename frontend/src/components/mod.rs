@@ -1,0 +1,4 @@
+//! Reusable pieces of the pages.
+
+pub mod record_view;
+pub mod trend_chart;
