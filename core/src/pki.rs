@@ -131,7 +131,10 @@ impl PublicKey {
     }
 
     /// RSA-OAEP (SHA-256, MGF1-SHA-256) encryption with `label`.
-    pub(crate) fn oaep_encrypt(&self, label: &[u8], msg: &[u8]) -> Result<Vec<u8>, KeyError> {
+    ///
+    /// # Errors
+    /// [`KeyError::Generate`] if the message is too long or the CSPRNG fails.
+    pub fn oaep_encrypt(&self, label: &[u8], msg: &[u8]) -> Result<Vec<u8>, KeyError> {
         let padding = rsa::Oaep::<Sha256>::new_with_label(label.to_vec());
         self.0
             .encrypt(&mut getrandom::SysRng, padding, msg)
@@ -238,17 +241,39 @@ impl PrivateKey {
         PublicKey(self.0.to_public_key())
     }
 
-    /// RSA-OAEP (SHA-256, MGF1-SHA-256) decryption with `label`, with blinding.
-    pub(crate) fn oaep_decrypt(
-        &self,
-        label: &[u8],
-        ciphertext: &[u8],
-    ) -> Option<Zeroizing<Vec<u8>>> {
+    /// RSA-OAEP (SHA-256, MGF1-SHA-256) decryption with `label`, with blinding. `None` on any
+    /// failure, with no detail (an oracle must learn nothing).
+    #[must_use]
+    pub fn oaep_decrypt(&self, label: &[u8], ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
         let padding = rsa::Oaep::<Sha256>::new_with_label(label.to_vec());
-        self.0
+        let decoded = self
+            .0
             .decrypt_blinded(&mut getrandom::SysRng, padding, ciphertext)
             .ok()
-            .map(Zeroizing::new)
+            .map(Zeroizing::new);
+        // rsa 0.10 deliberately ignores the first octet of the encoded message, which RFC 8017
+        // (7.1.2 step 3g) requires to be zero; Wycheproof counts that as invalid. Check it here,
+        // always, so that the answer does not depend on which check failed.
+        let first_octet_zero = self.oaep_first_octet_is_zero(ciphertext);
+        decoded.filter(|_| first_octet_zero)
+    }
+
+    fn oaep_first_octet_is_zero(&self, ciphertext: &[u8]) -> bool {
+        use rsa::traits::PublicKeyParts as _;
+        let k = self.0.size();
+        if ciphertext.len() != k {
+            return false;
+        }
+        let Ok(c) = rsa::BoxedUint::from_be_slice(ciphertext, self.0.n_bits_precision()) else {
+            return false;
+        };
+        let Ok(m) = rsa::hazmat::rsa_decrypt_and_check(&self.0, Some(&mut getrandom::SysRng), &c)
+        else {
+            return false;
+        };
+        let bytes = Zeroizing::new(m.to_be_bytes().to_vec());
+        // m < n < 2^(8k), so only the k low-order bytes can be non-zero; em[0] is the first.
+        bytes.len() >= k && bytes[bytes.len() - k] == 0
     }
 
     /// Signs `message` with RSA-PSS-SHA256 (MGF1-SHA-256, salt length 32).

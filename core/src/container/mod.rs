@@ -65,6 +65,34 @@ pub enum DecryptError {
     Payload(#[from] PayloadError),
 }
 
+impl DecryptError {
+    /// A stable machine-readable code for the failure, such as `header.not_medseal`,
+    /// `unlock.wrong_password` or `payload.truncated`. Tests and user interfaces match on it.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Header(HeaderError::NotMedSeal) => "header.not_medseal",
+            Self::Header(HeaderError::UnknownVersion(_)) => "header.unknown_version",
+            Self::Header(HeaderError::Truncated) => "header.truncated",
+            Self::Header(HeaderError::Malformed(_)) => "header.malformed",
+            Self::Unlock(UnlockError::WrongKey) => "unlock.wrong_key",
+            Self::Unlock(UnlockError::PasswordRequired) => "unlock.password_required",
+            Self::Unlock(UnlockError::NoPasswordStanza) => "unlock.no_password_stanza",
+            Self::Unlock(UnlockError::WrongLink) => "unlock.wrong_link",
+            Self::Unlock(UnlockError::WrongPassword) => "unlock.wrong_password",
+            Self::Unlock(UnlockError::NotForThisKey) => "unlock.not_for_this_key",
+            Self::Unlock(UnlockError::RsaFailed) => "unlock.rsa_failed",
+            Self::Unlock(UnlockError::HeaderAltered) => "unlock.header_altered",
+            Self::Unlock(UnlockError::Argon2) => "unlock.argon2",
+            Self::Payload(PayloadError::Empty) => "payload.empty",
+            Self::Payload(PayloadError::Truncated) => "payload.truncated",
+            Self::Payload(PayloadError::TrailingData) => "payload.trailing_data",
+            Self::Payload(PayloadError::Tampered { .. }) => "payload.tampered",
+            Self::Payload(PayloadError::Malformed(_)) => "payload.malformed",
+        }
+    }
+}
+
 /// Encrypts `content` for `recipients` in one call.
 ///
 /// # Errors

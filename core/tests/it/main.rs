@@ -1,0 +1,8 @@
+//! The one integration test binary of medseal-core (matklad, "Delete Cargo Integration Tests").
+
+mod common;
+mod frozen;
+mod pki;
+mod props;
+mod roundtrip;
+mod wycheproof_vectors;
