@@ -1,12 +1,22 @@
-//! `medseal`: seal and open MedSeal files natively, with the same core as the browser.
+//! `medseal`: encrypt and decrypt MedSeal containers natively, with the same core as the
+//! browser. Each subcommand lives in its own module.
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod crypt;
+mod io;
+mod keys;
+
 #[derive(Parser)]
-#[command(name = "medseal", version, about = "Seal and open MedSeal files")]
+#[command(
+    name = "medseal",
+    version,
+    about = "Encrypt and decrypt MedSeal containers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -14,56 +24,89 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Encrypt INPUT for a link key, printed on stdout.
+    /// Encrypt INPUT into a container. With no --recipient, it is encrypted for a new link key,
+    /// printed on stdout (base64url); --password-file adds a password that is needed as well.
     Encrypt {
+        /// File to encrypt, or `-` for stdin (read into memory: the length must be known).
         input: PathBuf,
+        /// Container to write, or `-` for stdout.
         #[arg(short, long)]
         output: PathBuf,
+        /// Encrypt to this RSA public key (PEM); repeat for several recipients.
+        #[arg(short, long = "recipient", value_name = "PUBLIC_KEY.pem")]
+        recipients: Vec<PathBuf>,
+        /// Also require the password in the first line of this file (with a link key only).
+        #[arg(long, value_name = "F")]
+        password_file: Option<PathBuf>,
     },
-    /// Decrypt INPUT with a link key.
+    /// Decrypt a container. On any failure, exits non-zero and leaves no output file behind.
     Decrypt {
+        /// Container to read, or `-` for stdin.
         input: PathBuf,
+        /// File to write the original to, or `-` for stdout.
         #[arg(short, long)]
         output: PathBuf,
-        #[arg(long)]
-        key: String,
+        /// The link key (base64url), as printed by `encrypt`.
+        #[arg(
+            long,
+            conflicts_with = "identity",
+            required_unless_present = "identity"
+        )]
+        key: Option<String>,
+        /// An RSA private key (PKCS#8 PEM) the container was encrypted to.
+        #[arg(short, long, value_name = "PRIVATE_KEY.pem")]
+        identity: Option<PathBuf>,
+        /// The password, in the first line of this file (with --key).
+        #[arg(long, value_name = "F", requires = "key")]
+        password_file: Option<PathBuf>,
+    },
+    /// Generate an RSA key pair: the private key to OUTPUT, the public key beside it
+    /// (`NAME.pub.pem`).
+    Keygen {
+        /// Where to write the private key (PKCS#8 PEM, mode 0600).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Modulus size in bits (3072 to 8192).
+        #[arg(long, default_value_t = medseal_core::pki::DEFAULT_RSA_BITS)]
+        bits: usize,
+    },
+    /// Print the fingerprint of a public or private key (PEM file, or `-` for stdin).
+    Fingerprint {
+        /// The key file.
+        key: PathBuf,
     },
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Encrypt {
+            input,
+            output,
+            recipients,
+            password_file,
+        } => crypt::encrypt(&input, &output, &recipients, password_file.as_deref()),
+        Command::Decrypt {
+            input,
+            output,
+            key,
+            identity,
+            password_file,
+        } => crypt::decrypt(
+            &input,
+            &output,
+            key.as_deref(),
+            identity.as_deref(),
+            password_file.as_deref(),
+        ),
+        Command::Keygen { output, bits } => keys::keygen(&output, bits),
+        Command::Fingerprint { key } => keys::fingerprint(&key),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("medseal: {message}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-fn run(cli: Cli) -> Result<(), String> {
-    use medseal_core::seal::{FileMeta, LinkKey, open, seal};
-    match cli.command {
-        Command::Encrypt { input, output } => {
-            let data = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
-            let key = LinkKey::generate().map_err(|e| e.to_string())?;
-            let name = input
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let meta = FileMeta {
-                name,
-                media_type: String::new(),
-            };
-            let sealed = seal(&key, &meta, &data).map_err(|e| e.to_string())?;
-            std::fs::write(&output, sealed).map_err(|e| format!("{}: {e}", output.display()))?;
-            println!("{}", key.to_fragment());
-            Ok(())
-        }
-        Command::Decrypt { input, output, key } => {
-            let key = LinkKey::from_fragment(&key).map_err(|e| e.to_string())?;
-            let data = std::fs::read(&input).map_err(|e| format!("{}: {e}", input.display()))?;
-            let (_, plain) = open(&key, &data).map_err(|e| e.to_string())?;
-            std::fs::write(&output, plain).map_err(|e| format!("{}: {e}", output.display()))
         }
     }
 }
