@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod id;
+pub mod mask;
 pub mod pki;
 pub mod record;
 pub mod seal;

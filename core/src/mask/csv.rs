@@ -1,0 +1,354 @@
+//! CSV with a header row: rules by column name, with defaults for common names.
+
+use super::MaskError;
+use super::date::FhirDate;
+use super::fhir::Engine;
+use super::policy::{DataType, IdentifierKind, Method, Policy, normalize_column};
+use super::text::Scanner;
+use super::zip::generalize_zip;
+
+/// What a column is for, beyond its method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Plain,
+    PatientId,
+    BirthDate,
+    Date,
+    Zip,
+    Age,
+}
+
+#[derive(Clone, Debug)]
+struct Column {
+    method: Option<Method>,
+    kind: IdentifierKind,
+    role: Role,
+    value: Option<String>,
+    rule: String,
+}
+
+/// Built-in rules for common header names (already normalised).
+fn default_column(name: &str, date_method: Method) -> Option<(Method, IdentifierKind, Role)> {
+    use IdentifierKind as K;
+    use Method as M;
+    let r = match name {
+        "name" | "firstname" | "lastname" | "givenname" | "familyname" | "fullname"
+        | "patientname" | "given" | "family" | "middlename" | "first" | "last" | "maiden"
+        | "maidenname" | "mothersmaidenname" | "surname" => (M::Redact, K::Names, Role::Plain),
+        "address" | "street" | "streetaddress" | "address1" | "address2" | "addressline"
+        | "line" | "city" | "county" | "district" | "birthplace" | "lat" | "lon" | "lng"
+        | "latitude" | "longitude" | "town" => (M::Redact, K::Geographic, Role::Plain),
+        "zip" | "zipcode" | "postalcode" | "postcode" | "zip5" => {
+            (M::Generalize, K::Geographic, Role::Zip)
+        }
+        "phone" | "telephone" | "tel" | "mobile" | "cell" | "homephone" | "workphone"
+        | "phonenumber" => (M::Redact, K::Telephone, Role::Plain),
+        "fax" | "faxnumber" => (M::Redact, K::Fax, Role::Plain),
+        "email" | "emailaddress" | "mail" => (M::Redact, K::Email, Role::Plain),
+        "ssn" | "socialsecuritynumber" | "socialsecurity" => (M::Redact, K::Ssn, Role::Plain),
+        "drivers" | "driverslicense" | "license" | "licence" | "passport" | "passportnumber" => {
+            (M::Redact, K::License, Role::Plain)
+        }
+        "memberid" | "insuranceid" | "healthplan" | "subscriberid" | "policynumber" => {
+            (M::Redact, K::HealthPlan, Role::Plain)
+        }
+        "url" | "website" | "homepage" => (M::Redact, K::Url, Role::Plain),
+        "ip" | "ipaddress" => (M::Redact, K::Ip, Role::Plain),
+        "mrn" | "medicalrecordnumber" => (M::Pseudonym, K::Mrn, Role::PatientId),
+        "patient" | "patientid" | "subject" | "subjectid" | "personid" | "id" => {
+            (M::Pseudonym, K::Other, Role::PatientId)
+        }
+        "encounter" | "encounterid" | "account" | "accountnumber" | "claimid" => {
+            (M::Pseudonym, K::Account, Role::Plain)
+        }
+        "birthdate" | "dob" | "dateofbirth" | "birthday" => {
+            (M::Generalize, K::Dates, Role::BirthDate)
+        }
+        "age" => (M::Generalize, K::Dates, Role::Age),
+        n if n.ends_with("date")
+            || n.starts_with("date")
+            || n.ends_with("time")
+            || matches!(n, "start" | "stop" | "end") =>
+        {
+            (date_method, K::Dates, Role::Date)
+        }
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// Splits CSV text into rows of fields (RFC 4180: quotes, doubled quotes, CRLF or LF).
+fn parse(text: &str) -> Result<Vec<Vec<String>>, MaskError> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut in_quotes = false;
+    let mut at_field_start = true;
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    field.push('"');
+                    chars.next();
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                field.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' if at_field_start => {
+                in_quotes = true;
+                at_field_start = false;
+            }
+            ',' => {
+                row.push(std::mem::take(&mut field));
+                at_field_start = true;
+            }
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+                at_field_start = true;
+            }
+            c => {
+                field.push(c);
+                at_field_start = false;
+            }
+        }
+    }
+    if in_quotes {
+        return Err(MaskError::Csv {
+            row: rows.len() + 1,
+            message: "a quoted field is never closed".to_owned(),
+        });
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn write_field(out: &mut String, f: &str) {
+    if f.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&f.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(f);
+    }
+}
+
+/// Whether text looks like CSV: a header with commas and the next lines with as many fields.
+pub(crate) fn looks_like_csv(text: &str) -> bool {
+    let head: String = text.lines().take(6).collect::<Vec<_>>().join("\n");
+    let Ok(rows) = parse(&head) else { return false };
+    let Some(first) = rows.first() else {
+        return false;
+    };
+    first.len() >= 2
+        && rows.len() >= 2
+        && rows
+            .iter()
+            .take(rows.len().saturating_sub(1).max(1))
+            .all(|r| r.len() == first.len())
+}
+
+pub(crate) fn mask_csv(
+    text: &str,
+    engine: &mut Engine<'_>,
+    policy: &Policy,
+) -> Result<String, MaskError> {
+    let rows = parse(text)?;
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let Some((header, body)) = rows.split_first() else {
+        return Ok(String::new());
+    };
+    let date_method = policy
+        .rules
+        .iter()
+        .find(|r| {
+            r.selector
+                .data_type
+                .as_ref()
+                .is_some_and(|t| t.as_slice().contains(&DataType::DateTime))
+        })
+        .map_or(policy.text.dates, |r| r.method);
+    let columns: Vec<Column> = header
+        .iter()
+        .map(|h| {
+            let n = normalize_column(h);
+            let role_guess = default_column(&n, date_method).map_or(Role::Plain, |d| d.2);
+            if let Some(c) = policy
+                .csv
+                .columns
+                .iter()
+                .find(|c| normalize_column(&c.column) == n)
+            {
+                return Column {
+                    method: Some(c.method),
+                    kind: c.kind,
+                    role: role_guess,
+                    value: c
+                        .value
+                        .as_ref()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)),
+                    rule: format!("csv:{}", c.column),
+                };
+            }
+            match default_column(&n, date_method).filter(|_| policy.csv.default_columns) {
+                Some((method, kind, role)) => Column {
+                    method: Some(method),
+                    kind,
+                    role,
+                    value: None,
+                    rule: format!("csv-default:{n}"),
+                },
+                None => Column {
+                    method: None,
+                    kind: IdentifierKind::Other,
+                    role: Role::Plain,
+                    value: None,
+                    rule: String::new(),
+                },
+            }
+        })
+        .collect();
+    for (i, r) in body.iter().enumerate() {
+        if r.len() != header.len() && !(r.len() == 1 && r[0].is_empty()) {
+            return Err(MaskError::Csv {
+                row: i + 2,
+                message: format!("{} fields where the header has {}", r.len(), header.len()),
+            });
+        }
+    }
+    // Pre-pass: every identifying cell is a known identifier for the sweep of free-text cells.
+    for r in body {
+        for (cell, col) in r.iter().zip(&columns) {
+            if cell.is_empty() {
+                continue;
+            }
+            match (col.method, col.role) {
+                (_, Role::Date | Role::BirthDate) => {
+                    engine.note_date(cell);
+                    if col.role == Role::BirthDate && policy.text.sweep_known_identifiers {
+                        engine.sweep.add(cell, IdentifierKind::Dates);
+                    }
+                }
+                (Some(Method::Redact | Method::Pseudonym | Method::Substitute), _)
+                    if policy.text.sweep_known_identifiers =>
+                {
+                    if col.kind == IdentifierKind::Names || col.kind == IdentifierKind::Geographic {
+                        for part in cell.split_whitespace().filter(|p| p.len() >= 2) {
+                            engine.sweep.add(part, col.kind);
+                        }
+                    }
+                    if cell.len() >= 4 || col.kind == IdentifierKind::Names {
+                        engine.sweep.add(cell, col.kind);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    engine.tally.records = body.len() as u64;
+    let patient_col = columns.iter().position(|c| c.role == Role::PatientId);
+    let mut out = String::with_capacity(text.len());
+    for (i, h) in header.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_field(&mut out, h);
+    }
+    out.push_str(newline);
+    for r in body {
+        if r.len() == 1 && r[0].is_empty() {
+            continue;
+        }
+        let patient = patient_col
+            .and_then(|p| r.get(p))
+            .cloned()
+            .unwrap_or_default();
+        for (i, (cell, col)) in r.iter().zip(&columns).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let masked = mask_cell(engine, cell, col, &patient);
+            write_field(&mut out, &masked);
+        }
+        out.push_str(newline);
+    }
+    Ok(out)
+}
+
+fn mask_cell(engine: &mut Engine<'_>, cell: &str, col: &Column, patient: &str) -> String {
+    if cell.is_empty() {
+        return String::new();
+    }
+    let Some(method) = col.method else {
+        return engine.scan_text(cell.to_owned(), patient, true);
+    };
+    let rule = col.rule.as_str();
+    let count = |engine: &mut Engine<'_>, m: Method| engine.tally.add(rule, col.kind, m);
+    match method {
+        Method::Keep => cell.to_owned(),
+        Method::Redact => {
+            count(engine, Method::Redact);
+            String::new()
+        }
+        Method::Substitute => {
+            count(engine, Method::Substitute);
+            col.value.clone().unwrap_or_default()
+        }
+        Method::Pseudonym => {
+            count(engine, Method::Pseudonym);
+            engine.pseudonym(cell)
+        }
+        Method::Generalize | Method::DateShift => match col.role {
+            Role::BirthDate if engine.over_89(cell) => {
+                count(engine, Method::Generalize);
+                super::NINETY_OR_OLDER.to_owned()
+            }
+            Role::Zip => {
+                count(engine, Method::Generalize);
+                generalize_zip(cell).unwrap_or_default()
+            }
+            Role::Age => match cell.trim().parse::<f64>() {
+                Ok(a) if a > 89.0 => {
+                    count(engine, Method::Generalize);
+                    super::NINETY_OR_OLDER.to_owned()
+                }
+                Ok(_) => cell.to_owned(),
+                Err(_) => engine.scan_text(cell.to_owned(), patient, true),
+            },
+            _ => {
+                if let Some(d) = FhirDate::parse(cell.trim()) {
+                    count(engine, method);
+                    return if method == Method::DateShift {
+                        d.shifted(engine.shift_for(patient))
+                    } else {
+                        d.year_string()
+                    };
+                }
+                // Other layouts (06/12/2003): the text scanner knows them.
+                let shift_days = engine.shift_for(patient);
+                let patterns = [super::policy::TextPattern::Date];
+                let scanner = Scanner {
+                    patterns: &patterns,
+                    dates: method,
+                    shift_days,
+                };
+                let mut hit = false;
+                let out = scanner.apply(cell, &mut |_, _| hit = true);
+                if hit {
+                    count(engine, method);
+                }
+                out.unwrap_or_else(|| engine.scan_text(cell.to_owned(), patient, true))
+            }
+        },
+    }
+}

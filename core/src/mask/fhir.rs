@@ -1,0 +1,1007 @@
+//! The FHIR JSON walker: finds each element's data type from its name and shape, applies the
+//! first matching rule, and sends any text no rule claimed through the free-text checks.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use super::date::FhirDate;
+use super::key::PseudonymKey;
+use super::policy::{DataType, IdentifierKind, Method, OneOrMany, Policy, Rule, TextPattern};
+use super::report::Tally;
+use super::text::{Scanner, Sweep};
+use super::zip::generalize_zip;
+
+/// Resource types whose own details are the patient's (or a relative's) identifiers.
+const PERSON_TYPES: [&str; 3] = ["Patient", "RelatedPerson", "Person"];
+
+/// Elements that hold codes, URIs and other machine values, never free text.
+const NOT_TEXT: [&str; 16] = [
+    "resourceType",
+    "system",
+    "url",
+    "code",
+    "id",
+    "reference",
+    "fullUrl",
+    "contentType",
+    "language",
+    "status",
+    "use",
+    "profile",
+    "unit",
+    "currency",
+    "gender",
+    "data",
+];
+
+/// Elements that hold machine timestamps (FHIR `instant`).
+const INSTANT_KEYS: [&str; 4] = ["issued", "lastUpdated", "recorded", "instant"];
+
+/// Elements whose values are never dates even when they look like one.
+const NOT_DATE: [&str; 9] = [
+    "code",
+    "system",
+    "version",
+    "reference",
+    "url",
+    "id",
+    "unit",
+    "display",
+    "div",
+];
+
+const SHIFT_NONE: &str = "";
+
+struct CompiledRule<'p> {
+    rule: &'p Rule,
+    resources: Option<&'p [String]>,
+    path_resource: Option<&'p str>,
+    path: Option<Vec<&'p str>>,
+    types: Option<&'p [DataType]>,
+    extension: Option<&'p str>,
+}
+
+/// Where the walker is.
+struct Cx {
+    rtype: String,
+    path: Vec<String>,
+    /// The original id of the patient whose dates these are (empty if none).
+    patient: String,
+    contained: bool,
+    /// A sibling to add next to the current element (`_birthDate` for the over-89 marker).
+    sibling: Option<(String, Value)>,
+}
+
+/// The masking engine for one input.
+pub(crate) struct Engine<'p> {
+    policy: &'p Policy,
+    key: &'p PseudonymKey,
+    rules: Vec<CompiledRule<'p>>,
+    pub(crate) sweep: Sweep,
+    pub(crate) tally: Tally,
+    patients: std::collections::HashSet<String>,
+    /// The date ages are computed at: the caller's, else the latest in the record.
+    as_of: Option<(i32, u32, u32)>,
+    latest: Option<(i32, u32, u32)>,
+    pseudonyms: HashMap<String, String>,
+    shifts: HashMap<String, i64>,
+}
+
+/// The id a reference points at: `Patient/123` and `urn:uuid:123` both give `123`.
+fn reference_id(r: &str) -> &str {
+    let r = r.split(['?', '#']).next().unwrap_or(r);
+    let r = r.split("/_history/").next().unwrap_or(r);
+    r.rsplit(['/', ':']).next().unwrap_or(r)
+}
+
+fn kind_of_system(system: &str) -> IdentifierKind {
+    match system {
+        "fax" => IdentifierKind::Fax,
+        "email" => IdentifierKind::Email,
+        "url" => IdentifierKind::Url,
+        _ => IdentifierKind::Telephone,
+    }
+}
+
+fn kind_of_identifier(id: &Map<String, Value>) -> IdentifierKind {
+    let code = id
+        .get("type")
+        .and_then(|t| t.get("coding"))
+        .and_then(Value::as_array)
+        .and_then(|c| c.iter().find_map(|c| c.get("code").and_then(Value::as_str)))
+        .unwrap_or("");
+    let system = id.get("system").and_then(Value::as_str).unwrap_or("");
+    match code {
+        "SS" | "SB" => IdentifierKind::Ssn,
+        "MR" | "MRT" | "PI" => IdentifierKind::Mrn,
+        "DL" | "PPN" | "LN" | "CZ" | "NI" => IdentifierKind::License,
+        "MB" | "MA" | "MC" | "SN" | "NH" => IdentifierKind::HealthPlan,
+        "AN" | "ANON" | "BA" | "BC" => IdentifierKind::Account,
+        _ if system.ends_with("us-ssn") => IdentifierKind::Ssn,
+        _ if system.contains("passport") => IdentifierKind::License,
+        _ => IdentifierKind::Other,
+    }
+}
+
+fn is_textual(content_type: &str) -> bool {
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    ct.starts_with("text/")
+        || ct.ends_with("+json")
+        || ct.ends_with("+xml")
+        || matches!(
+            ct.as_str(),
+            "application/json"
+                | "application/xml"
+                | "application/xhtml+xml"
+                | "application/rtf"
+                | "application/x-ndjson"
+                | "application/csv"
+        )
+}
+
+impl<'p> Engine<'p> {
+    pub(crate) fn new(
+        policy: &'p Policy,
+        key: &'p PseudonymKey,
+        as_of: Option<(i32, u32, u32)>,
+    ) -> Self {
+        let rules = policy
+            .rules
+            .iter()
+            .map(|rule| {
+                let s = &rule.selector;
+                let mut path_resource = None;
+                let path = s.path.as_deref().map(|p| {
+                    let mut segs: Vec<&str> = p.split('.').collect();
+                    if segs.len() > 1 && segs[0].starts_with(|c: char| c.is_ascii_uppercase()) {
+                        path_resource = Some(segs.remove(0));
+                    }
+                    segs
+                });
+                CompiledRule {
+                    rule,
+                    resources: s.resource.as_ref().map(OneOrMany::as_slice),
+                    path_resource,
+                    path,
+                    types: s.data_type.as_ref().map(OneOrMany::as_slice),
+                    extension: s.extension.as_deref(),
+                }
+            })
+            .collect();
+        Self {
+            policy,
+            key,
+            rules,
+            sweep: Sweep::default(),
+            tally: Tally::default(),
+            patients: std::collections::HashSet::new(),
+            as_of,
+            latest: None,
+            pseudonyms: HashMap::new(),
+            shifts: HashMap::new(),
+        }
+    }
+
+    // ---------------------------------------------------------------- pre-pass
+
+    /// Learns what the input reveals before changing anything: the patients, their known
+    /// identifiers and the latest date in the record.
+    pub(crate) fn learn(&mut self, v: &Value) {
+        match v {
+            Value::Object(map) => {
+                if let Some(rt) = map.get("resourceType").and_then(Value::as_str) {
+                    if rt != "Bundle" {
+                        self.tally.records += 1;
+                    }
+                    if PERSON_TYPES.contains(&rt) {
+                        self.learn_person(rt, map);
+                    }
+                }
+                for child in map.values() {
+                    self.learn(child);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| self.learn(i)),
+            Value::String(s) if s.len() >= 10 && s.as_bytes()[0].is_ascii_digit() => {
+                self.note_date(s)
+            }
+            _ => {}
+        }
+    }
+
+    /// Remembers a date, so ages can be computed at the latest one.
+    pub(crate) fn note_date(&mut self, s: &str) {
+        if let Some(d) = FhirDate::parse(s) {
+            if let (Some(m), Some(day)) = (d.month, d.day) {
+                let t = (d.year, m, day);
+                if self.latest.is_none_or(|l| t > l) {
+                    self.latest = Some(t);
+                }
+            }
+        }
+    }
+
+    fn learn_person(&mut self, rt: &str, map: &Map<String, Value>) {
+        let id = map.get("id").and_then(Value::as_str).unwrap_or("");
+        if rt == "Patient" {
+            self.tally.patients += 1;
+            self.patients.insert(id.to_owned());
+        }
+        if !self.policy.text.sweep_known_identifiers {
+            return;
+        }
+        if id.len() >= 6 {
+            self.sweep.add(id, IdentifierKind::Other);
+        }
+        self.learn_details(map);
+        if let Some(contacts) = map.get("contact").and_then(Value::as_array) {
+            for c in contacts.iter().filter_map(Value::as_object) {
+                self.learn_details(c);
+            }
+        }
+        for key in ["birthDate", "deceasedDateTime"] {
+            if let Some(d) = map.get(key).and_then(Value::as_str) {
+                self.sweep
+                    .add(d.get(..10).unwrap_or(d), IdentifierKind::Dates);
+            }
+        }
+        if let Some(exts) = map.get("extension").and_then(Value::as_array) {
+            for e in exts.iter().filter_map(Value::as_object) {
+                let url = e.get("url").and_then(Value::as_str).unwrap_or("");
+                if url.ends_with("mothersMaidenName") {
+                    if let Some(s) = e.get("valueString").and_then(Value::as_str) {
+                        self.add_name_text(s);
+                    }
+                }
+                if let Some(a) = e.get("valueAddress").and_then(Value::as_object) {
+                    self.learn_address(a);
+                }
+            }
+        }
+    }
+
+    fn add_name_text(&mut self, s: &str) {
+        self.sweep.add(s, IdentifierKind::Names);
+        for part in s.split_whitespace() {
+            if part.chars().count() >= 2 {
+                self.sweep.add(part, IdentifierKind::Names);
+            }
+        }
+    }
+
+    fn learn_address(&mut self, a: &Map<String, Value>) {
+        for line in a
+            .get("line")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            self.sweep.add(line, IdentifierKind::Geographic);
+        }
+        for key in ["city", "district", "text"] {
+            if let Some(s) = a.get(key).and_then(Value::as_str) {
+                self.sweep.add(s, IdentifierKind::Geographic);
+            }
+        }
+        if let Some(z) = a.get("postalCode").and_then(Value::as_str) {
+            if z.len() >= 5 {
+                self.sweep.add(z, IdentifierKind::Geographic);
+            }
+        }
+    }
+
+    fn learn_details(&mut self, map: &Map<String, Value>) {
+        let names = match map.get("name") {
+            Some(Value::Array(a)) => a.iter().collect::<Vec<_>>(),
+            Some(v @ Value::Object(_)) => vec![v],
+            _ => Vec::new(),
+        };
+        for n in names.into_iter().filter_map(Value::as_object) {
+            let given: Vec<&str> = n
+                .get("given")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let family = n.get("family").and_then(Value::as_str);
+            for g in &given {
+                self.add_name_text(g);
+            }
+            if let Some(f) = family {
+                self.add_name_text(f);
+                if !given.is_empty() {
+                    self.sweep
+                        .add(&format!("{} {f}", given.join(" ")), IdentifierKind::Names);
+                }
+            }
+            if let Some(t) = n.get("text").and_then(Value::as_str) {
+                self.add_name_text(t);
+            }
+        }
+        for t in map
+            .get("telecom")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+        {
+            if let Some(v) = t.get("value").and_then(Value::as_str) {
+                let system = t.get("system").and_then(Value::as_str).unwrap_or("phone");
+                self.sweep.add(v, kind_of_system(system));
+            }
+        }
+        let addresses = match map.get("address") {
+            Some(Value::Array(a)) => a.iter().collect::<Vec<_>>(),
+            Some(v @ Value::Object(_)) => vec![v],
+            _ => Vec::new(),
+        };
+        for a in addresses.into_iter().filter_map(Value::as_object) {
+            self.learn_address(a);
+        }
+        for i in map
+            .get("identifier")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object)
+        {
+            if let Some(v) = i.get("value").and_then(Value::as_str) {
+                if v.len() >= 4 {
+                    self.sweep.add(v, kind_of_identifier(i));
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    pub(crate) fn pseudonym(&mut self, value: &str) -> String {
+        if let Some(p) = self.pseudonyms.get(value) {
+            return p.clone();
+        }
+        let p = self.key.pseudonym(value);
+        self.pseudonyms.insert(value.to_owned(), p.clone());
+        p
+    }
+
+    /// A reference with its id replaced by the id's pseudonym; local (`#`) references stay.
+    fn pseudonym_reference(&mut self, r: &str) -> String {
+        if r.starts_with('#') {
+            return r.to_owned();
+        }
+        if let Some(id) = r.strip_prefix("urn:uuid:") {
+            return format!("urn:uuid:{}", self.pseudonym(id));
+        }
+        if !r.contains(['?', ':']) {
+            let core = r.split("/_history/").next().unwrap_or(r);
+            let segs: Vec<&str> = core.split('/').collect();
+            if segs.len() >= 2 {
+                let (ty, id) = (segs[segs.len() - 2], segs[segs.len() - 1]);
+                if ty.starts_with(|c: char| c.is_ascii_uppercase()) && !id.is_empty() {
+                    return format!("{ty}/{}", self.pseudonym(id));
+                }
+            }
+        }
+        // Absolute URLs, conditional references and anything else: the whole string becomes
+        // an opaque pseudonym, which still matches itself everywhere.
+        if let Some(pos) = r.find("://") {
+            let rest = &r[pos + 3..];
+            let segs: Vec<&str> = rest.split('/').collect();
+            if segs.len() >= 3 {
+                let (ty, id) = (segs[segs.len() - 2], segs[segs.len() - 1]);
+                if ty.starts_with(|c: char| c.is_ascii_uppercase()) && !id.contains('?') {
+                    return format!("{ty}/{}", self.pseudonym(id));
+                }
+            }
+        }
+        format!("urn:uuid:{}", self.pseudonym(r))
+    }
+
+    /// The date shift for a patient, by original id (empty: no known patient).
+    pub(crate) fn shift_for(&mut self, patient: &str) -> i64 {
+        if let Some(s) = self.shifts.get(patient) {
+            return *s;
+        }
+        let s = self.key.date_shift_days(patient);
+        self.shifts.insert(patient.to_owned(), s);
+        s
+    }
+
+    fn age_reference(&self) -> Option<(i32, u32, u32)> {
+        self.as_of.or(self.latest)
+    }
+
+    /// Whether a birth date says the person is over 89 at the reference date.
+    pub(crate) fn over_89(&self, birth: &str) -> bool {
+        let (Some(b), Some((y, m, d))) = (FhirDate::parse(birth), self.age_reference()) else {
+            return false;
+        };
+        let at = FhirDate {
+            year: y,
+            month: Some(m),
+            day: Some(d),
+            time: "",
+        };
+        super::date::age_at(&b, &at) > 89
+    }
+
+    pub(crate) fn scan_text(&mut self, s: String, patient: &str, patterns: bool) -> String {
+        let mut cur = s;
+        if self.policy.text.sweep_known_identifiers {
+            let tally = &mut self.tally;
+            if let Some(out) = self.sweep.apply(&cur, &mut |rule, kind| {
+                tally.add(rule, kind, Method::Redact)
+            }) {
+                cur = out;
+            }
+        }
+        if patterns && !self.policy.text.patterns.is_empty() {
+            let shift_days = if self.policy.text.dates == Method::DateShift {
+                self.shift_for(patient)
+            } else {
+                0
+            };
+            let scanner = Scanner {
+                patterns: &self.policy.text.patterns,
+                dates: self.policy.text.dates,
+                shift_days,
+            };
+            let dates = self.policy.text.dates;
+            let tally = &mut self.tally;
+            let mut hit = |rule: &'static str, kind: IdentifierKind| {
+                let method = if rule == super::text::pattern_rule(TextPattern::Date) {
+                    dates
+                } else if rule == super::text::pattern_rule(TextPattern::Age) {
+                    Method::Generalize
+                } else {
+                    Method::Redact
+                };
+                tally.add(rule, kind, method);
+            };
+            if let Some(out) = scanner.apply(&cur, &mut hit) {
+                cur = out;
+            }
+        }
+        cur
+    }
+
+    // ---------------------------------------------------------------- the walk
+
+    /// Masks a whole JSON document (Bundle, resource or other JSON).
+    pub(crate) fn mask_document(&mut self, v: Value) -> Value {
+        match v {
+            Value::Object(map) if map.contains_key("resourceType") => {
+                Value::Object(self.walk_resource(map, None))
+            }
+            other => {
+                let mut cx = Cx {
+                    rtype: String::new(),
+                    path: Vec::new(),
+                    patient: self.default_patient(),
+                    contained: false,
+                    sibling: None,
+                };
+                self.walk(other, "", &mut cx).unwrap_or(Value::Null)
+            }
+        }
+    }
+
+    fn default_patient(&self) -> String {
+        if self.patients.len() == 1 {
+            self.patients.iter().next().cloned().unwrap_or_default()
+        } else {
+            SHIFT_NONE.to_owned()
+        }
+    }
+
+    fn patient_of(&self, rt: &str, map: &Map<String, Value>) -> String {
+        if rt == "Patient" {
+            if let Some(id) = map.get("id").and_then(Value::as_str) {
+                return id.to_owned();
+            }
+        }
+        for key in ["subject", "patient", "beneficiary", "individual"] {
+            if let Some(r) = map
+                .get(key)
+                .and_then(|s| s.get("reference"))
+                .and_then(Value::as_str)
+            {
+                let id = reference_id(r);
+                if self.patients.contains(id) {
+                    return id.to_owned();
+                }
+            }
+        }
+        self.default_patient()
+    }
+
+    fn walk_resource(
+        &mut self,
+        map: Map<String, Value>,
+        parent: Option<&Cx>,
+    ) -> Map<String, Value> {
+        let rt = map
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let patient = match parent {
+            Some(p) => p.patient.clone(),
+            None => self.patient_of(&rt, &map),
+        };
+        let mut cx = Cx {
+            rtype: rt,
+            path: Vec::new(),
+            patient,
+            contained: parent.is_some(),
+            sibling: None,
+        };
+        self.walk_map(map, None, &mut cx)
+    }
+
+    fn walk_map(
+        &mut self,
+        map: Map<String, Value>,
+        dt: Option<DataType>,
+        cx: &mut Cx,
+    ) -> Map<String, Value> {
+        self.walk_map_with(map, dt, cx, None).0
+    }
+
+    /// Walks an object's members; the member named `pseudonymize` (a Reference's `reference` or
+    /// an Identifier's `value`) is replaced by its pseudonym in place, keeping member order.
+    /// Returns the object and whether that member changed.
+    fn walk_map_with(
+        &mut self,
+        map: Map<String, Value>,
+        dt: Option<DataType>,
+        cx: &mut Cx,
+        pseudonymize: Option<&str>,
+    ) -> (Map<String, Value>, bool) {
+        let content_type = map
+            .get("contentType")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let mut out = Map::new();
+        let mut changed = false;
+        for (k, child) in map {
+            if pseudonymize == Some(k.as_str()) {
+                if let Value::String(s) = &child {
+                    let p = if k == "reference" {
+                        self.pseudonym_reference(s)
+                    } else {
+                        self.pseudonym(s)
+                    };
+                    changed |= p != *s;
+                    out.insert(k, Value::String(p));
+                    continue;
+                }
+            }
+            if dt == Some(DataType::Attachment) && k == "data" {
+                if let Some(v) = self.attachment_data(child, content_type.as_deref(), cx) {
+                    out.insert(k, v);
+                }
+                continue;
+            }
+            if let Value::Object(m) = &child {
+                if (k == "resource" || k == "contained") && m.contains_key("resourceType") {
+                    if let Value::Object(m) = child {
+                        let contained = k == "contained";
+                        let parent = if contained { Some(&*cx) } else { None };
+                        let masked = self.walk_resource(m, parent);
+                        out.insert(k, Value::Object(masked));
+                    }
+                    continue;
+                }
+            }
+            if k == "contained" {
+                if let Value::Array(items) = child {
+                    let masked: Vec<Value> = items
+                        .into_iter()
+                        .map(|i| match i {
+                            Value::Object(m) if m.contains_key("resourceType") => {
+                                Value::Object(self.walk_resource(m, Some(&*cx)))
+                            }
+                            other => other,
+                        })
+                        .collect();
+                    out.insert(k, Value::Array(masked));
+                    continue;
+                }
+            }
+            cx.path.push(k.clone());
+            let masked = self.walk(child, &k, cx);
+            cx.path.pop();
+            if let Some(v) = masked {
+                out.insert(k, v);
+            }
+            if let Some((sk, sv)) = cx.sibling.take() {
+                out.insert(sk, sv);
+            }
+        }
+        (out, changed)
+    }
+
+    fn infer_type(&self, key: &str, v: &Value, cx: &Cx) -> Option<DataType> {
+        match v {
+            Value::String(s) => {
+                if key == "id" && cx.path.len() == 1 && !cx.contained && !cx.rtype.is_empty() {
+                    return Some(DataType::Id);
+                }
+                if key == "fullUrl" {
+                    return Some(DataType::Reference);
+                }
+                if cx.rtype == "Bundle"
+                    && key == "url"
+                    && cx.path.len() == 3
+                    && cx.path[1] == "request"
+                    && s.contains('/')
+                {
+                    return Some(DataType::Reference);
+                }
+                let b = s.as_bytes();
+                if b.len() >= 4 && b[0].is_ascii_digit() && !NOT_DATE.contains(&key) {
+                    let datey =
+                        b.len() >= 7 || key.contains("ate") || matches!(key, "start" | "end");
+                    if datey {
+                        if let Some(d) = FhirDate::parse(s) {
+                            return Some(if INSTANT_KEYS.contains(&key) {
+                                DataType::Instant
+                            } else if d.time.is_empty() {
+                                DataType::Date
+                            } else {
+                                DataType::DateTime
+                            });
+                        }
+                    }
+                }
+                None
+            }
+            Value::Object(m) => {
+                if m.contains_key("resourceType") {
+                    return None;
+                }
+                if m.contains_key("family") || m.contains_key("given") {
+                    return Some(DataType::HumanName);
+                }
+                if matches!(key, "address" | "valueAddress")
+                    || ["line", "city", "postalCode", "district"]
+                        .iter()
+                        .any(|k| m.contains_key(*k))
+                {
+                    return Some(DataType::Address);
+                }
+                if matches!(key, "telecom" | "valueContactPoint") {
+                    return Some(DataType::ContactPoint);
+                }
+                if key == "identifier" || key.ends_with("Identifier") {
+                    return Some(DataType::Identifier);
+                }
+                if m.get("reference").is_some_and(Value::is_string) {
+                    return Some(DataType::Reference);
+                }
+                if key.ends_with("Age")
+                    || (m.get("code").and_then(Value::as_str) == Some("a")
+                        && m.get("value").is_some_and(Value::is_number))
+                {
+                    return Some(DataType::Age);
+                }
+                if m.get("data").is_some_and(Value::is_string)
+                    || (m.contains_key("contentType") && !m.contains_key("resourceType"))
+                {
+                    return Some(DataType::Attachment);
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn find_rule(&self, cx: &Cx, dt: Option<DataType>, ext: Option<&str>) -> Option<&'p Rule> {
+        self.rules
+            .iter()
+            .find(|r| {
+                r.resources
+                    .is_none_or(|rs| rs.iter().any(|x| *x == cx.rtype))
+                    && r.path_resource.is_none_or(|x| x == cx.rtype)
+                    && r.types.is_none_or(|ts| dt.is_some_and(|d| ts.contains(&d)))
+                    && r.extension.is_none_or(|u| ext == Some(u))
+                    && r.path.as_ref().is_none_or(|p| {
+                        p.len() == cx.path.len()
+                            && p.iter().zip(&cx.path).all(|(a, b)| *a == "*" || a == b)
+                    })
+            })
+            .map(|r| r.rule)
+    }
+
+    fn walk(&mut self, v: Value, key: &str, cx: &mut Cx) -> Option<Value> {
+        let dt = self.infer_type(key, &v, cx);
+        let ext = if matches!(key, "extension" | "modifierExtension") {
+            v.get("url").and_then(Value::as_str).map(str::to_owned)
+        } else {
+            None
+        };
+        if dt.is_some() || ext.is_some() || !matches!(v, Value::Object(_)) {
+            if let Some(rule) = self.find_rule(cx, dt, ext.as_deref()) {
+                return self.apply(rule, v, key, dt, cx);
+            }
+        }
+        self.descend(v, key, dt, cx)
+    }
+
+    fn descend(&mut self, v: Value, key: &str, dt: Option<DataType>, cx: &mut Cx) -> Option<Value> {
+        match v {
+            Value::Object(map) => {
+                let was_empty = map.is_empty();
+                let out = self.walk_map(map, dt, cx);
+                (was_empty || !out.is_empty()).then_some(Value::Object(out))
+            }
+            Value::Array(items) => {
+                let was_empty = items.is_empty();
+                let out: Vec<Value> = items
+                    .into_iter()
+                    .filter_map(|i| self.walk(i, key, cx))
+                    .collect();
+                (was_empty || !out.is_empty()).then_some(Value::Array(out))
+            }
+            Value::String(s) => Some(Value::String(self.free_text(s, key, cx))),
+            other => Some(other),
+        }
+    }
+
+    fn free_text(&mut self, s: String, key: &str, cx: &Cx) -> String {
+        if NOT_TEXT.contains(&key) || s.len() < 2 {
+            return s;
+        }
+        let patient = cx.patient.clone();
+        self.scan_text(s, &patient, true)
+    }
+
+    fn attachment_data(&mut self, v: Value, content_type: Option<&str>, cx: &Cx) -> Option<Value> {
+        let Value::String(data) = v else {
+            return Some(v);
+        };
+        let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(compact.as_bytes())
+            .ok();
+        let text = decoded.and_then(|bytes| {
+            let textual = content_type.is_none_or(is_textual);
+            if textual {
+                String::from_utf8(bytes).ok()
+            } else {
+                None
+            }
+        });
+        match text {
+            Some(t) => {
+                let patient = cx.patient.clone();
+                let masked = self.scan_text(t.clone(), &patient, true);
+                if masked == t {
+                    Some(Value::String(data))
+                } else {
+                    Some(Value::String(
+                        base64::engine::general_purpose::STANDARD.encode(masked.as_bytes()),
+                    ))
+                }
+            }
+            None if self.policy.text.redact_binary_attachments => {
+                self.tally
+                    .add("binary-attachments", IdentifierKind::Photo, Method::Redact);
+                self.tally.note(
+                    "Attachments that are not text (images, PDFs) were removed because they cannot be checked for identifiers.".to_owned(),
+                );
+                None
+            }
+            None => Some(Value::String(data)),
+        }
+    }
+
+    // ---------------------------------------------------------------- methods
+
+    fn apply(
+        &mut self,
+        rule: &'p Rule,
+        v: Value,
+        key: &str,
+        dt: Option<DataType>,
+        cx: &mut Cx,
+    ) -> Option<Value> {
+        if let Value::Array(items) = v {
+            // A rule that names an array applies to each item.
+            let out: Vec<Value> = items
+                .into_iter()
+                .filter_map(|i| {
+                    let idt = self.infer_type(key, &i, cx).or(dt);
+                    self.apply(rule, i, key, idt, cx)
+                })
+                .collect();
+            return (!out.is_empty()).then_some(Value::Array(out));
+        }
+        let kind = match (&v, dt) {
+            (Value::Object(m), Some(DataType::ContactPoint))
+                if rule.kind == IdentifierKind::Telephone =>
+            {
+                kind_of_system(m.get("system").and_then(Value::as_str).unwrap_or("phone"))
+            }
+            (Value::Object(m), Some(DataType::Identifier))
+                if PERSON_TYPES.contains(&cx.rtype.as_str()) && rule.method == Method::Redact =>
+            {
+                match kind_of_identifier(m) {
+                    IdentifierKind::Other => rule.kind,
+                    k => k,
+                }
+            }
+            _ => rule.kind,
+        };
+        let id = rule.id.as_str();
+        match rule.method {
+            Method::Keep => Some(v),
+            Method::Redact => {
+                self.tally.add(id, kind, Method::Redact);
+                None
+            }
+            Method::Substitute => {
+                self.tally.add(id, kind, Method::Substitute);
+                rule.value.clone()
+            }
+            Method::Generalize => self.generalize(rule, kind, v, key, dt, cx),
+            Method::DateShift => match v {
+                Value::String(s) if FhirDate::parse(&s).is_some() => {
+                    if key == "birthDate" && self.over_89(&s) {
+                        return self.ninety_or_older(id, key, cx);
+                    }
+                    let shift = self.shift_for(&cx.patient.clone());
+                    let out = FhirDate::parse(&s).map(|d| d.shifted(shift)).unwrap_or(s);
+                    self.tally.add(id, kind, Method::DateShift);
+                    Some(Value::String(out))
+                }
+                _ => {
+                    self.tally.add(id, kind, Method::Redact);
+                    None
+                }
+            },
+            Method::Pseudonym => self.pseudonymize(rule, kind, v, key, dt, cx),
+        }
+    }
+
+    fn ninety_or_older(&mut self, rule: &str, key: &str, cx: &mut Cx) -> Option<Value> {
+        self.tally
+            .add(rule, IdentifierKind::Dates, Method::Generalize);
+        cx.sibling = Some((
+            format!("_{key}"),
+            serde_json::json!({
+                "extension": [
+                    { "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason", "valueCode": "masked" },
+                    { "url": super::AGE_GROUP_EXTENSION, "valueString": super::NINETY_OR_OLDER }
+                ]
+            }),
+        ));
+        None
+    }
+
+    fn generalize(
+        &mut self,
+        rule: &'p Rule,
+        kind: IdentifierKind,
+        v: Value,
+        key: &str,
+        dt: Option<DataType>,
+        cx: &mut Cx,
+    ) -> Option<Value> {
+        let id = rule.id.as_str();
+        match v {
+            Value::String(s) => {
+                if let Some(d) = FhirDate::parse(&s) {
+                    if key == "birthDate" && self.over_89(&s) {
+                        return self.ninety_or_older(id, key, cx);
+                    }
+                    let year = d.year_string();
+                    if year != s {
+                        self.tally.add(id, kind, Method::Generalize);
+                    }
+                    return Some(Value::String(year));
+                }
+                self.tally.add(id, kind, Method::Generalize);
+                if key == "postalCode" || key.to_ascii_lowercase().contains("zip") {
+                    return generalize_zip(&s).map(Value::String);
+                }
+                None
+            }
+            Value::Number(n) => {
+                // A bare number under a generalize rule is taken as an age.
+                if n.as_f64().is_some_and(|a| a > 89.0) {
+                    self.tally.add(id, kind, Method::Generalize);
+                    Some(Value::from(90))
+                } else {
+                    Some(Value::Number(n))
+                }
+            }
+            Value::Object(mut m) => match dt {
+                Some(DataType::Address) => {
+                    let before = m.len();
+                    let zip = m
+                        .get("postalCode")
+                        .and_then(Value::as_str)
+                        .map(generalize_zip);
+                    m.retain(|k, _| matches!(k.as_str(), "use" | "type" | "state" | "country"));
+                    let had_zip = zip.is_some();
+                    if let Some(Some(z)) = zip {
+                        m.insert("postalCode".to_owned(), Value::String(z));
+                    }
+                    if m.len() != before || had_zip {
+                        self.tally.add(id, kind, Method::Generalize);
+                    }
+                    (!m.is_empty()).then_some(Value::Object(m))
+                }
+                Some(DataType::Age) => {
+                    if m.get("value")
+                        .and_then(Value::as_f64)
+                        .is_some_and(|a| a > 89.0)
+                    {
+                        m.insert("value".to_owned(), Value::from(90));
+                        m.insert("comparator".to_owned(), Value::String(">=".to_owned()));
+                        self.tally.add(id, kind, Method::Generalize);
+                    }
+                    Some(Value::Object(m))
+                }
+                _ => {
+                    self.tally.add(id, kind, Method::Redact);
+                    None
+                }
+            },
+            other => Some(other),
+        }
+    }
+
+    fn pseudonymize(
+        &mut self,
+        rule: &'p Rule,
+        kind: IdentifierKind,
+        v: Value,
+        key: &str,
+        dt: Option<DataType>,
+        cx: &mut Cx,
+    ) -> Option<Value> {
+        let id = rule.id.as_str();
+        match (v, dt) {
+            (Value::String(s), Some(DataType::Reference)) => {
+                self.tally.add(id, kind, Method::Pseudonym);
+                Some(Value::String(self.pseudonym_reference(&s)))
+            }
+            (Value::String(s), _) => {
+                self.tally.add(id, kind, Method::Pseudonym);
+                Some(Value::String(self.pseudonym(&s)))
+            }
+            (Value::Object(m), Some(t @ (DataType::Reference | DataType::Identifier))) => {
+                let field = if t == DataType::Reference {
+                    "reference"
+                } else {
+                    "value"
+                };
+                // Everything else (display text, periods, nested identifiers) goes through the
+                // other rules as usual.
+                let (out, changed) = self.walk_map_with(m, None, cx, Some(field));
+                if changed {
+                    self.tally.add(id, kind, Method::Pseudonym);
+                }
+                Some(Value::Object(out))
+            }
+            (other, _) => {
+                let _ = key;
+                self.tally.add(id, kind, Method::Redact);
+                drop(other);
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! What masking changed, counted by rule and by kind, for the patient's preview.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::policy::{IdentifierKind, Method};
+
+/// The form of the input (and of the output, which keeps it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputFormat {
+    /// A FHIR R4 Bundle.
+    FhirBundle,
+    /// A single FHIR resource (or other JSON).
+    FhirResource,
+    /// FHIR NDJSON, one resource a line.
+    Ndjson,
+    /// CSV with a header row.
+    Csv,
+    /// Plain text.
+    Text,
+}
+
+/// How many changes one rule made to one kind of identifier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCount {
+    /// The rule's id (or `known-identifier-sweep`, `text-pattern:phone`...).
+    pub rule: String,
+    /// The kind of identifier.
+    pub kind: IdentifierKind,
+    /// What was done.
+    pub method: Method,
+    /// How many values.
+    pub count: u64,
+}
+
+/// The report that comes with every masked output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskReport {
+    /// The policy's name.
+    pub policy: String,
+    /// The policy's schema version.
+    pub policy_version: u32,
+    /// The form of the input and output.
+    pub format: InputFormat,
+    /// Resources, NDJSON lines, CSV rows or text lines processed.
+    pub records: u64,
+    /// Patients found in the input.
+    pub patients: u64,
+    /// All changes.
+    pub total: u64,
+    /// Changes by rule and kind, most frequent first.
+    pub by_rule: Vec<RuleCount>,
+    /// Changes by kind of identifier.
+    pub by_kind: BTreeMap<IdentifierKind, u64>,
+    /// Things the patient should know (attachments removed, values that could not be masked).
+    pub notes: Vec<String>,
+}
+
+impl MaskReport {
+    /// The report in plain words, one line each.
+    #[must_use]
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "{} change{} under the {} policy.",
+            self.total,
+            if self.total == 1 { "" } else { "s" },
+            self.policy
+        )];
+        for (kind, n) in &self.by_kind {
+            out.push(format!("{}: {n}", kind.plain()));
+        }
+        out.extend(self.notes.iter().cloned());
+        out
+    }
+}
+
+/// Collects counts while masking.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    counts: BTreeMap<(String, IdentifierKind, Method), u64>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) records: u64,
+    pub(crate) patients: u64,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, rule: &str, kind: IdentifierKind, method: Method) {
+        *self
+            .counts
+            .entry((rule.to_owned(), kind, method))
+            .or_default() += 1;
+    }
+
+    pub(crate) fn note(&mut self, note: String) {
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+    }
+
+    pub(crate) fn finish(
+        self,
+        policy: &str,
+        policy_version: u32,
+        format: InputFormat,
+    ) -> MaskReport {
+        let mut by_kind = BTreeMap::new();
+        let mut total = 0;
+        let mut by_rule: Vec<RuleCount> = self
+            .counts
+            .into_iter()
+            .map(|((rule, kind, method), count)| {
+                *by_kind.entry(kind).or_insert(0) += count;
+                total += count;
+                RuleCount {
+                    rule,
+                    kind,
+                    method,
+                    count,
+                }
+            })
+            .collect();
+        by_rule.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.rule.cmp(&b.rule))
+                .then_with(|| a.kind.cmp(&b.kind))
+        });
+        MaskReport {
+            policy: policy.to_owned(),
+            policy_version,
+            format,
+            records: self.records,
+            patients: self.patients,
+            total,
+            by_rule,
+            by_kind,
+            notes: self.notes,
+        }
+    }
+}

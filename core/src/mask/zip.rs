@@ -1,0 +1,50 @@
+//! ZIP code generalisation for HIPAA Safe Harbor.
+
+/// Three-digit ZIP prefixes whose geographic units held 20,000 people or fewer in the 2000 US
+/// census. Safe Harbor (45 CFR 164.514(b)(2)(i)(B)) lets the first three digits of a ZIP code
+/// stay only when the unit they form has more than 20,000 people; these must become `000`.
+/// Source: HHS Office for Civil Rights, "Guidance Regarding Methods for De-identification of
+/// Protected Health Information in Accordance with the HIPAA Privacy Rule" (2012), section
+/// 2.4 (the list of the 17 restricted prefixes drawn from the 2000 census).
+pub const LOW_POPULATION_ZIP3: [&str; 17] = [
+    "036", "059", "063", "102", "203", "556", "692", "790", "821", "823", "830", "831", "878",
+    "879", "884", "890", "893",
+];
+
+/// The Safe Harbor form of a postal code: a US ZIP (5 digits, ZIP+4, or 9 digits) becomes its
+/// first three digits, or `000` for a low-population prefix. Anything else is not a US ZIP code
+/// and cannot be generalised safely, so it gives `None` (the caller removes it).
+#[must_use]
+pub fn generalize_zip(code: &str) -> Option<String> {
+    let code = code.trim();
+    let b = code.as_bytes();
+    let us = match b.len() {
+        5 | 9 => b.iter().all(u8::is_ascii_digit),
+        10 => b[5] == b'-' && b[..5].iter().chain(&b[6..]).all(u8::is_ascii_digit),
+        3 => b.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    if !us {
+        return None;
+    }
+    let prefix = &code[..3];
+    Some(if LOW_POPULATION_ZIP3.contains(&prefix) {
+        "000".to_owned()
+    } else {
+        prefix.to_owned()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::generalize_zip;
+
+    #[test]
+    fn zip3() {
+        assert_eq!(generalize_zip("98053").as_deref(), Some("980"));
+        assert_eq!(generalize_zip("98028-2702").as_deref(), Some("980"));
+        assert_eq!(generalize_zip("03601").as_deref(), Some("000"));
+        assert_eq!(generalize_zip("89301").as_deref(), Some("000"));
+        assert_eq!(generalize_zip("SW1A 1AA"), None);
+    }
+}
