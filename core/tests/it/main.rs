@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! The one integration test binary of medseal-core (matklad, "Delete Cargo Integration Tests").
 
 mod common;
