@@ -5,6 +5,7 @@
 pub mod container;
 pub mod id;
 pub mod mask;
+pub mod pack;
 pub mod pki;
 pub mod record;
 pub mod seal;
