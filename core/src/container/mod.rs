@@ -22,8 +22,9 @@
 //! assert!(!header.needs_password());
 //! let mut dec = PayloadDecryptor::new(&header, Identity::Link(&link))?;
 //! let mut plain = dec.push(&sealed[header_len..])?;
-//! assert_eq!(dec.metadata().map(|m| m.name.as_str()), Some("labs.csv"));
 //! plain.extend(dec.finish()?);
+//! // The metadata is known once the chunk holding it has authenticated (here, the only one).
+//! assert_eq!(dec.metadata().map(|m| m.name.as_str()), Some("labs.csv"));
 //! assert_eq!(plain, content);
 //! # Ok(())
 //! # }
