@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod crypt;
 mod io;
 mod keys;
+mod mask;
 
 #[derive(Parser)]
 #[command(
@@ -70,6 +71,24 @@ enum Command {
         #[arg(long, default_value_t = medseal_core::pki::DEFAULT_RSA_BITS)]
         bits: usize,
     },
+    /// De-identify a record (FHIR JSON Bundle or resource, NDJSON, CSV or text), keeping its
+    /// form. Writes to OUTPUT or stdout; --report prints what changed on stderr.
+    Mask {
+        /// The record, or `-` for stdin.
+        input: PathBuf,
+        /// Where to write the masked record (default: stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// A built-in policy (safe-harbor) or a policy JSON file.
+        #[arg(long, default_value = "safe-harbor", value_name = "safe-harbor|POLICY.json")]
+        policy: String,
+        /// The pseudonym key (at least 16 bytes); the same key gives the same pseudonyms.
+        #[arg(long, value_name = "F")]
+        key_file: Option<PathBuf>,
+        /// Print the report of changes on stderr.
+        #[arg(long)]
+        report: bool,
+    },
     /// Print the fingerprint of a public or private key (PEM file, or `-` for stdin).
     Fingerprint {
         /// The key file.
@@ -101,6 +120,13 @@ fn main() -> ExitCode {
         ),
         Command::Keygen { output, bits } => keys::keygen(&output, bits),
         Command::Fingerprint { key } => keys::fingerprint(&key),
+        Command::Mask {
+            input,
+            output,
+            policy,
+            key_file,
+            report,
+        } => mask::mask(&input, output.as_deref(), &policy, key_file.as_deref(), report),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

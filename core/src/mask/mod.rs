@@ -29,7 +29,7 @@ mod report;
 mod text;
 mod zip;
 
-pub use date::FhirDate;
+pub use date::{FhirDate, civil_from_days};
 pub use key::{MAX_SHIFT_DAYS, PseudonymKey};
 pub use policy::{
     ColumnRule, CsvRules, DataType, IdentifierKind, Method, OneOrMany, POLICY_FORMAT,

@@ -396,8 +396,33 @@ fn url_at(b: &[u8], i: usize) -> Option<usize> {
     while j > i + skip && matches!(b[j - 1], b'.' | b',' | b';' | b':' | b')' | b'!' | b'?') {
         j -= 1;
     }
-    (j > i + skip).then_some(j)
+    if j == i + skip {
+        return None;
+    }
+    // Standards bodies' addresses (the XHTML namespace of every narrative, code systems) say
+    // nothing about a person, and removing them would break the markup.
+    let host_start = if skip == 4 { i } else { i + skip };
+    let host_end = b[host_start..j]
+        .iter()
+        .position(|&c| matches!(c, b'/' | b':' | b'?' | b'#'))
+        .map_or(j, |p| host_start + p);
+    let host = b[host_start..host_end].to_ascii_lowercase();
+    let public = STANDARD_HOSTS
+        .iter()
+        .any(|h| host == h.as_bytes() || host.ends_with(format!(".{h}").as_bytes()));
+    (!public).then_some(j)
 }
+
+/// Hosts of standards and terminologies whose URLs are kept in free text.
+const STANDARD_HOSTS: [&str; 7] = [
+    "w3.org",
+    "hl7.org",
+    "loinc.org",
+    "snomed.info",
+    "unitsofmeasure.org",
+    "nlm.nih.gov",
+    "cdc.gov",
+];
 
 fn email_at(b: &[u8], i: usize) -> Option<usize> {
     let local = run(b, i, 64, is_email_local);
