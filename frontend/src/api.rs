@@ -1,5 +1,8 @@
 //! The server's HTTP API as the app uses it. Only ciphertext and public values are ever passed in.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use gloo::net::http::{Request, Response};
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +63,7 @@ pub async fn upload_share(
     expires_in: u64,
     max_downloads: u32,
     progress: impl Fn(f64),
+    cancelled: &Rc<Cell<bool>>,
 ) -> Result<ShareUpload, ApiFailure> {
     let body = CreateShare {
         size: ciphertext.len() as u64,
@@ -85,17 +89,23 @@ pub async fn upload_share(
     };
     let total = parts.len();
     for (index, part) in parts.into_iter().enumerate() {
-        let array = js_sys::Uint8Array::from(part);
-        let response = Request::put(&format!("/api/shares/{}/parts/{index}", upload.id))
-            .header("Authorization", &bearer)
-            .header("Content-Type", "application/octet-stream")
-            .body(array)
-            .map_err(|_| ApiFailure::network())?
-            .send()
-            .await
-            .map_err(|_| ApiFailure::network())?;
-        if !response.ok() {
-            return Err(failure(response).await);
+        if cancelled.get() {
+            return Err(ApiFailure {
+                code: "cancelled".into(),
+                message: "Cancelled.".into(),
+            });
+        }
+        // A dropped connection costs one part, not the upload: try the part again a few times.
+        let mut attempt = 0;
+        loop {
+            match put_part(&upload.id, index, part, &bearer).await {
+                Ok(()) => break,
+                Err(failure) if failure.code == "network" && attempt < 3 => {
+                    attempt += 1;
+                    gloo::timers::future::TimeoutFuture::new(500 * attempt).await;
+                }
+                Err(failure) => return Err(failure),
+            }
         }
         progress((index + 1) as f64 / total as f64);
     }
@@ -108,6 +118,23 @@ pub async fn upload_share(
         return Err(failure(response).await);
     }
     Ok(upload)
+}
+
+async fn put_part(id: &str, index: usize, part: &[u8], bearer: &str) -> Result<(), ApiFailure> {
+    let array = js_sys::Uint8Array::from(part);
+    let response = Request::put(&format!("/api/shares/{id}/parts/{index}"))
+        .header("Authorization", bearer)
+        .header("Content-Type", "application/octet-stream")
+        .body(array)
+        .map_err(|_| ApiFailure::network())?
+        .send()
+        .await
+        .map_err(|_| ApiFailure::network())?;
+    if response.ok() {
+        Ok(())
+    } else {
+        Err(failure(response).await)
+    }
 }
 
 /// Downloads a share's ciphertext.

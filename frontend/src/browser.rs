@@ -38,14 +38,6 @@ pub fn take_fragment() -> String {
     fragment
 }
 
-/// Reads a picked file whole.
-pub async fn read_file(file: &web_sys::File) -> Result<Vec<u8>, String> {
-    let buffer = JsFuture::from(file.array_buffer())
-        .await
-        .map_err(|_| format!("could not read {}", file.name()))?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
-}
-
 /// Makes an object URL for bytes, for a download link or an inline view.
 pub fn object_url(bytes: &[u8], media_type: &str) -> Result<String, String> {
     let array = js_sys::Uint8Array::from(bytes);

@@ -7,6 +7,7 @@ mod app;
 mod browser;
 mod components;
 mod pages;
+mod worker;
 
 fn main() {
     yew::Renderer::<app::App>::new().render();

@@ -1,4 +1,5 @@
 //! Reusable pieces of the pages.
 
+pub mod qr;
 pub mod record_view;
 pub mod trend_chart;

@@ -16,6 +16,8 @@ use super::trend_chart::TrendChart;
 pub struct OpenedFile {
     pub name: String,
     pub media_type: String,
+    /// True if the patient masked it before sharing.
+    pub masked: bool,
     pub data: Rc<Vec<u8>>,
     /// An object URL of the bytes, for download and inline display.
     pub url: String,

@@ -1,17 +1,54 @@
-//! The patient's page: pick a record, seal it in the browser, upload only ciphertext, get a link.
+//! The patient's page: pick records, choose who they are for and how long the link lives, see
+//! exactly what leaves the device, seal in the worker, upload only ciphertext, get a link.
 
-use medseal_core::seal::{FileMeta, LinkKey, seal};
+use std::cell::Cell;
+use std::rc::Rc;
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
 use yew::prelude::*;
 
+use crate::components::qr::QrCodeView;
+use crate::worker::{self, Canceller};
 use crate::{api, browser};
 
-/// Expiry choices offered to the patient, in seconds.
+/// Expiry choices offered to the patient, in seconds (DESIGN.md: 1 hour to 30 days).
 const EXPIRIES: &[(u64, &str)] = &[
     (3_600, "1 hour"),
     (86_400, "1 day"),
     (7 * 86_400, "7 days"),
     (30 * 86_400, "30 days"),
 ];
+/// Download limits offered (1 to 100).
+const DOWNLOADS: &[u32] = &[1, 2, 3, 5, 10, 25, 100];
+
+/// What the patient shares: the whole record, or a masked (de-identified) copy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Full,
+    Masked,
+}
+
+/// A masked copy of one picked file, ready to preview and seal.
+#[derive(Clone, PartialEq)]
+struct MaskedFile {
+    name: String,
+    media_type: String,
+    data: Rc<Vec<u8>>,
+    report: Vec<String>,
+    policy: String,
+}
+
+#[derive(Clone, PartialEq)]
+enum Preview {
+    None,
+    Masking,
+    Ready {
+        files: Vec<MaskedFile>,
+        policy: Vec<String>,
+    },
+    Failed(String),
+}
 
 #[derive(Clone, PartialEq)]
 enum Stage {
@@ -24,14 +61,72 @@ enum Stage {
 #[function_component(SharePage)]
 pub fn share_page() -> Html {
     let files = use_state(Vec::<web_sys::File>::new);
-    let expires_in = use_state(|| 86_400u64);
+    let mode = use_state(|| Mode::Full);
+    let preview = use_state(|| Preview::None);
+    let expires_in = use_state(|| 7 * 86_400u64);
     let max_downloads = use_state(|| 5u32);
+    let password = use_state(String::new);
     let stage = use_state(|| Stage::Choosing);
     let copied = use_state(|| false);
+    let dragging = use_state(|| false);
+    let canceller = use_mut_ref(Canceller::default);
+    let cancelled = use_mut_ref(|| Rc::new(Cell::new(false)));
 
-    let on_files = {
+    // Masking runs again whenever the files or the mode change, so the preview is always of
+    // exactly what would be sealed.
+    {
+        let preview = preview.clone();
+        use_effect_with(((*files).clone(), *mode), move |(files, mode)| {
+            if *mode == Mode::Masked && !files.is_empty() {
+                let files = files.clone();
+                preview.set(Preview::Masking);
+                wasm_bindgen_futures::spawn_local(async move {
+                    preview.set(mask_files(&files).await.unwrap_or_else(Preview::Failed));
+                });
+            } else {
+                preview.set(Preview::None);
+            }
+        });
+    }
+
+    let set_files = {
         let files = files.clone();
-        Callback::from(move |event: Event| files.set(browser::files_of(&event)))
+        let stage = stage.clone();
+        Callback::from(move |picked: Vec<web_sys::File>| {
+            stage.set(Stage::Choosing);
+            files.set(picked);
+        })
+    };
+    let on_files = {
+        let set_files = set_files.clone();
+        Callback::from(move |event: Event| set_files.emit(browser::files_of(&event)))
+    };
+    let on_drop = {
+        let set_files = set_files.clone();
+        let dragging = dragging.clone();
+        Callback::from(move |event: DragEvent| {
+            event.prevent_default();
+            dragging.set(false);
+            let list = event.data_transfer().and_then(|t| t.files());
+            if let Some(list) = list {
+                set_files.emit((0..list.length()).filter_map(|i| list.get(i)).collect());
+            }
+        })
+    };
+    let on_drag_over = {
+        let dragging = dragging.clone();
+        Callback::from(move |event: DragEvent| {
+            event.prevent_default();
+            dragging.set(true);
+        })
+    };
+    let on_drag_leave = {
+        let dragging = dragging.clone();
+        Callback::from(move |_: DragEvent| dragging.set(false))
+    };
+    let on_mode = |value: Mode| {
+        let mode = mode.clone();
+        Callback::from(move |_: Event| mode.set(value))
     };
     let on_expiry = {
         let expires_in = expires_in.clone();
@@ -49,40 +144,81 @@ pub fn share_page() -> Html {
             }
         })
     };
-    let on_share = {
-        let files = files.clone();
-        let stage = stage.clone();
-        let expires_in = *expires_in;
-        let max_downloads = *max_downloads;
+    let on_password = {
+        let password = password.clone();
+        Callback::from(move |event: InputEvent| {
+            if let Some(input) = event.target_dyn_into::<web_sys::HtmlInputElement>() {
+                password.set(input.value());
+            }
+        })
+    };
+    let on_cancel = {
+        let canceller = canceller.clone();
+        let cancelled = cancelled.clone();
         Callback::from(move |_| {
-            let Some(file) = files.first().cloned() else {
-                stage.set(Stage::Failed("Choose a file to share first.".into()));
-                return;
+            cancelled.borrow().set(true);
+            canceller.borrow().cancel();
+        })
+    };
+    let on_share = {
+        let (files, mode, preview, stage) = (files.clone(), *mode, preview.clone(), stage.clone());
+        let (expires_in, max_downloads, password) =
+            (*expires_in, *max_downloads, (*password).clone());
+        let (canceller, cancelled) = (canceller.clone(), cancelled.clone());
+        Callback::from(move |_| {
+            let entries = match (mode, &*preview) {
+                _ if files.is_empty() => {
+                    return stage.set(Stage::Failed("Choose a file to share first.".into()));
+                }
+                (Mode::Full, _) => file_entries(&files),
+                (Mode::Masked, Preview::Ready { files, .. }) => masked_entries(files),
+                (Mode::Masked, _) => {
+                    return stage.set(Stage::Failed(
+                        "Wait for the masked preview before sharing.".into(),
+                    ));
+                }
             };
             let stage = stage.clone();
+            let password = password.clone();
+            let canceller = canceller.borrow().clone();
+            let flag = Rc::new(Cell::new(false));
+            *cancelled.borrow_mut() = flag.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 stage.set(Stage::Working {
-                    what: "Reading".into(),
+                    what: "Encrypting".into(),
                     fraction: 0.0,
                 });
-                match share_file(&file, expires_in, max_downloads, &stage).await {
-                    Ok(done) => stage.set(done),
-                    Err(message) => stage.set(Stage::Failed(message)),
-                }
+                let done = share(
+                    entries,
+                    &password,
+                    expires_in,
+                    max_downloads,
+                    &stage,
+                    &canceller,
+                    &flag,
+                )
+                .await;
+                stage.set(match done {
+                    Ok(done) => done,
+                    Err(_) if flag.get() => Stage::Failed("Cancelled. Nothing was shared.".into()),
+                    Err(message) => Stage::Failed(message),
+                });
             });
         })
     };
 
+    let busy = matches!(*stage, Stage::Working { .. });
     let result = match &*stage {
         Stage::Choosing => html! {},
         Stage::Working { what, fraction } => html! {
             <div class="progress-box" aria-live="polite">
-                <label for="progress">{ what }</label>
+                <label for="progress">{ format!("{what}… {:.0}%", fraction * 100.0) }</label>
                 <progress id="progress" data-testid="progress" max="1" value={fraction.to_string()} />
+                <button data-testid="cancel-button" onclick={on_cancel}>{ "Cancel" }</button>
             </div>
         },
         Stage::Failed(message) => {
-            html! { <p class="error" data-testid="error" role="alert">{ message }</p> }
+            html! { <p class="error" data-testid="error" role="alert">{ message.clone() }</p> }
         }
         Stage::Done { link, revoke_link } => {
             let on_copy = {
@@ -99,29 +235,46 @@ pub fn share_page() -> Html {
             html! {
                 <div class="result" aria-live="polite">
                     <h2>{ "Your record is sealed and shared" }</h2>
-                    <label for="share-link">{ "Send this link to your doctor. Anyone with it can open the record." }</label>
+                    <label for="share-link">{ "Send this link to your doctor. Anyone with it can open the record until it expires." }</label>
                     <div class="link-row">
                         <input id="share-link" data-testid="share-link" readonly=true value={link.clone()} />
-                        <button onclick={on_copy} data-testid="copy-link">{ if *copied { "Copied" } else { "Copy" } }</button>
+                        <button onclick={on_copy} data-testid="copy-link">{ if *copied { "Copied" } else { "Copy link" } }</button>
                     </div>
-                    <p class="private">
-                        { "Keep this private link to delete the share at any time: " }
-                        <a data-testid="revoke-link" href={revoke_link.clone()}>{ "revoke link" }</a>
-                    </p>
+                    <QrCodeView text={link.clone()} label="QR code of the share link, for a phone to scan" />
+                    if !password.is_empty() {
+                        <p>{ "Tell your doctor the password separately, for example by phone. It is not in the link." }</p>
+                    }
+                    <div class="private">
+                        <h3>{ "Your private revoke link" }</h3>
+                        <p>{ "Keep this link to yourself. Opening it lets you delete the share at any time." }</p>
+                        <a data-testid="revoke-link" href={revoke_link.clone()}>{ revoke_link.clone() }</a>
+                    </div>
                 </div>
             }
         }
     };
-    let busy = matches!(*stage, Stage::Working { .. });
 
     html! {
-        <section class="share">
-            <h1>{ "Share a health record" }</h1>
-            <p>{ "Your file is encrypted in this browser before anything is sent. The key travels only in the link you send, after the #, which browsers never send to servers." }</p>
-            <div class="field">
-                <label for="file">{ "Record to share" }</label>
-                <input id="file" type="file" data-testid="file-input" onchange={on_files} disabled={busy} />
+        <section class="share" aria-labelledby="h-share">
+            <h1 id="h-share">{ "Share a health record" }</h1>
+            <p>{ "Your files are encrypted in this browser before anything is sent. The key travels only in the link you send, after the #, which browsers never send to servers." }</p>
+            <div class={classes!("drop", dragging.then_some("dragging"))} ondrop={on_drop} ondragover={on_drag_over} ondragleave={on_drag_leave}>
+                <label for="file">{ "Records to share (FHIR JSON or NDJSON, CSV, PDF, images, any file). Drop them here or choose:" }</label>
+                <input id="file" type="file" multiple=true data-testid="file-input" onchange={on_files} disabled={busy} />
+                if !files.is_empty() {
+                    <ul class="picked" data-testid="picked-files">
+                        { for files.iter().map(|f| html! { <li>{ format!("{} ({} bytes)", f.name(), f.size()) }</li> }) }
+                    </ul>
+                }
             </div>
+            <fieldset class="mode">
+                <legend>{ "Who is it for?" }</legend>
+                <label><input type="radio" name="mode" data-testid="mode-full" checked={*mode == Mode::Full} onchange={on_mode(Mode::Full)} />
+                    { " My doctor: the full record" }</label>
+                <label><input type="radio" name="mode" data-testid="mode-masked" checked={*mode == Mode::Masked} onchange={on_mode(Mode::Masked)} />
+                    { " Masked: names, contact details, identifiers and exact dates removed (HIPAA Safe Harbor)" }</label>
+            </fieldset>
+            { preview_view(&preview) }
             <div class="options">
                 <div class="field">
                     <label for="expiry">{ "Link expires after" }</label>
@@ -134,10 +287,14 @@ pub fn share_page() -> Html {
                 <div class="field">
                     <label for="downloads">{ "Downloads allowed" }</label>
                     <select id="downloads" data-testid="max-downloads" onchange={on_downloads}>
-                        { for [1u32, 2, 5, 10, 100].iter().map(|n| html! {
+                        { for DOWNLOADS.iter().map(|n| html! {
                             <option value={n.to_string()} selected={*n == *max_downloads}>{ n.to_string() }</option>
                         }) }
                     </select>
+                </div>
+                <div class="field">
+                    <label for="password">{ "Password (optional)" }</label>
+                    <input id="password" type="password" data-testid="password" autocomplete="new-password" oninput={on_password} />
                 </div>
             </div>
             <button class="primary" data-testid="share-button" onclick={on_share} disabled={busy}>{ "Encrypt and share" }</button>
@@ -146,8 +303,35 @@ pub fn share_page() -> Html {
     }
 }
 
+fn preview_view(preview: &Preview) -> Html {
+    match preview {
+        Preview::None => html! {},
+        Preview::Masking => {
+            html! { <p aria-live="polite">{ "Masking your records in this browser…" }</p> }
+        }
+        Preview::Failed(message) => {
+            html! { <p class="error" data-testid="error" role="alert">{ message.clone() }</p> }
+        }
+        Preview::Ready { files, policy } => html! {
+            <section class="preview" data-testid="mask-preview" aria-labelledby="h-preview">
+                <h2 id="h-preview">{ "Exactly what will leave this device" }</h2>
+                <details>
+                    <summary>{ "What the Safe Harbor policy removes" }</summary>
+                    <ul>{ for policy.iter().map(|line| html! { <li>{ line.clone() }</li> }) }</ul>
+                </details>
+                { for files.iter().map(|f| html! {
+                    <div class="masked-file">
+                        <h3>{ f.name.clone() }</h3>
+                        <ul data-testid="mask-report">{ for f.report.iter().map(|line| html! { <li>{ line.clone() }</li> }) }</ul>
+                        <pre class="text-view">{ String::from_utf8_lossy(&f.data[..f.data.len().min(20_000)]).into_owned() }</pre>
+                    </div>
+                }) }
+            </section>
+        },
+    }
+}
+
 fn select_value(event: &Event) -> Option<String> {
-    use wasm_bindgen::JsCast;
     event
         .target()?
         .dyn_into::<web_sys::HtmlSelectElement>()
@@ -155,28 +339,92 @@ fn select_value(event: &Event) -> Option<String> {
         .map(|s| s.value())
 }
 
-async fn share_file(
-    file: &web_sys::File,
+fn set(object: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(object, &JsValue::from_str(key), value);
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Worker entries for picked files: the worker reads the `File`s itself.
+fn file_entries(files: &[web_sys::File]) -> Array {
+    files
+        .iter()
+        .map(|f| {
+            let entry = Object::new();
+            set(&entry, "name", &f.name().into());
+            set(&entry, "type", &f.type_().into());
+            set(&entry, "file", f);
+            JsValue::from(entry)
+        })
+        .collect()
+}
+
+fn masked_entries(files: &[MaskedFile]) -> Array {
+    files
+        .iter()
+        .map(|f| {
+            let entry = Object::new();
+            set(&entry, "name", &f.name.clone().into());
+            set(&entry, "type", &f.media_type.clone().into());
+            set(&entry, "data", &Uint8Array::from(f.data.as_slice()));
+            set(&entry, "masked", &true.into());
+            set(&entry, "policy", &f.policy.clone().into());
+            JsValue::from(entry)
+        })
+        .collect()
+}
+
+async fn mask_files(files: &[web_sys::File]) -> Result<Preview, String> {
+    let request = Object::new();
+    set(&request, "op", &"mask".into());
+    set(&request, "files", &file_entries(files));
+    let answer = worker::run(&request, &Array::new(), |_, _| {}, &Canceller::default())
+        .await
+        .map_err(|f| f.message)?;
+    let files = Array::from(&get(&answer, "files"))
+        .iter()
+        .map(|f| MaskedFile {
+            name: get(&f, "name").as_string().unwrap_or_default(),
+            media_type: get(&f, "type").as_string().unwrap_or_default(),
+            data: Rc::new(Uint8Array::new(&get(&f, "data")).to_vec()),
+            report: Array::from(&get(&f, "report"))
+                .iter()
+                .filter_map(|l| l.as_string())
+                .collect(),
+            policy: get(&f, "policy").as_string().unwrap_or_default(),
+        })
+        .collect();
+    let policy = Array::from(&get(&answer, "policy"))
+        .iter()
+        .filter_map(|l| l.as_string())
+        .collect();
+    Ok(Preview::Ready { files, policy })
+}
+
+async fn share(
+    entries: Array,
+    password: &str,
     expires_in: u64,
     max_downloads: u32,
     stage: &UseStateHandle<Stage>,
+    canceller: &Canceller,
+    cancelled: &Rc<Cell<bool>>,
 ) -> Result<Stage, String> {
-    let data = browser::read_file(file).await?;
-    stage.set(Stage::Working {
-        what: "Encrypting".into(),
-        fraction: 0.0,
-    });
-    let key = LinkKey::generate().map_err(|e| e.to_string())?;
-    let meta = FileMeta {
-        kind: String::new(),
-        masked: false,
-        policy: None,
-        created: Some((js_sys::Date::now() / 1000.0) as u64),
-        name: file.name(),
-        media_type: file.type_(),
+    let request = Object::new();
+    set(&request, "op", &"seal".into());
+    set(&request, "files", &entries);
+    set(&request, "password", &password.into());
+    let on_progress = {
+        let stage = stage.clone();
+        move |what: String, fraction: f64| stage.set(Stage::Working { what, fraction })
     };
-    let sealed = seal(&key, &meta, &data).map_err(|e| e.to_string())?;
-    drop(data);
+    let sealed = worker::run(&request, &Array::new(), on_progress, canceller)
+        .await
+        .map_err(|f| f.message)?;
+    let fragment = get(&sealed, "fragment").as_string().unwrap_or_default();
+    let bytes = Uint8Array::new(&get(&sealed, "sealed")).to_vec();
     let progress = {
         let stage = stage.clone();
         move |fraction| {
@@ -186,12 +434,12 @@ async fn share_file(
             })
         }
     };
-    let upload = api::upload_share(&sealed, expires_in, max_downloads, progress)
+    let upload = api::upload_share(&bytes, expires_in, max_downloads, progress, cancelled)
         .await
         .map_err(|failure| failure.message)?;
     let origin = browser::origin();
     Ok(Stage::Done {
-        link: format!("{origin}/s/{}#{}", upload.id, key.to_fragment()),
+        link: format!("{origin}/s/{}#{fragment}", upload.id),
         revoke_link: format!("{origin}/revoke/{}#{}", upload.id, upload.revoke_token),
     })
 }
