@@ -4,7 +4,7 @@ use super::MaskError;
 use super::date::FhirDate;
 use super::fhir::Engine;
 use super::policy::{DataType, IdentifierKind, Method, Policy, normalize_column};
-use super::text::Scanner;
+use super::text::{Scanner, Sweep};
 use super::zip::generalize_zip;
 
 /// What a column is for, beyond its method.
@@ -226,8 +226,11 @@ pub(crate) fn mask_csv(
             });
         }
     }
-    // Pre-pass: every identifying cell is a known identifier for the sweep of free-text cells.
+    // Pre-pass: the identifying cells of a row are known identifiers for the sweep of that
+    // row's free-text cells (per row, so the cost stays linear in the size of the table).
+    let mut sweeps: Vec<Sweep> = Vec::with_capacity(body.len());
     for r in body {
+        let mut sweep = Sweep::default();
         for (cell, col) in r.iter().zip(&columns) {
             if cell.is_empty() {
                 continue;
@@ -235,25 +238,24 @@ pub(crate) fn mask_csv(
             match (col.method, col.role) {
                 (_, Role::Date | Role::BirthDate) => {
                     engine.note_date(cell);
-                    if col.role == Role::BirthDate && policy.text.sweep_known_identifiers {
-                        engine.sweep.add(cell, IdentifierKind::Dates);
+                    if col.role == Role::BirthDate {
+                        sweep.add(cell, IdentifierKind::Dates);
                     }
                 }
-                (Some(Method::Redact | Method::Pseudonym | Method::Substitute), _)
-                    if policy.text.sweep_known_identifiers =>
-                {
+                (Some(Method::Redact | Method::Pseudonym | Method::Substitute), _) => {
                     if col.kind == IdentifierKind::Names || col.kind == IdentifierKind::Geographic {
                         for part in cell.split_whitespace().filter(|p| p.len() >= 2) {
-                            engine.sweep.add(part, col.kind);
+                            sweep.add(part, col.kind);
                         }
                     }
                     if cell.len() >= 4 || col.kind == IdentifierKind::Names {
-                        engine.sweep.add(cell, col.kind);
+                        sweep.add(cell, col.kind);
                     }
                 }
                 _ => {}
             }
         }
+        sweeps.push(sweep);
     }
     engine.tally.records = body.len() as u64;
     let patient_col = columns.iter().position(|c| c.role == Role::PatientId);
@@ -265,10 +267,11 @@ pub(crate) fn mask_csv(
         write_field(&mut out, h);
     }
     out.push_str(newline);
-    for r in body {
+    for (r, mut sweep) in body.iter().zip(sweeps) {
         if r.len() == 1 && r[0].is_empty() {
             continue;
         }
+        std::mem::swap(&mut engine.sweep, &mut sweep);
         let patient = patient_col
             .and_then(|p| r.get(p))
             .cloned()
@@ -280,6 +283,7 @@ pub(crate) fn mask_csv(
             let masked = mask_cell(engine, cell, col, &patient);
             write_field(&mut out, &masked);
         }
+        std::mem::swap(&mut engine.sweep, &mut sweep);
         out.push_str(newline);
     }
     Ok(out)

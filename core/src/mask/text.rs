@@ -21,6 +21,7 @@ struct Needle {
 #[derive(Debug, Default)]
 pub struct Sweep {
     needles: Vec<Needle>,
+    seen: std::collections::HashSet<Vec<u8>>,
     min_len: usize,
 }
 
@@ -95,19 +96,19 @@ impl Sweep {
 
     fn push(&mut self, value: &str, kind: IdentifierKind) {
         let lower = value.to_ascii_lowercase().into_bytes();
-        if self.needles.iter().any(|n| n.lower == lower) {
+        if !self.seen.insert(lower.clone()) {
             return;
         }
-        self.needles.push(Needle { lower, kind });
         // Longest first, so "Carolee951 Sanford861" wins over "Carolee951".
-        self.needles
-            .sort_by(|a, b| b.lower.len().cmp(&a.lower.len()));
-        self.min_len = self
+        let at = self
             .needles
-            .iter()
-            .map(|n| n.lower.len())
-            .min()
-            .unwrap_or(0);
+            .partition_point(|n| n.lower.len() >= lower.len());
+        self.min_len = if self.needles.is_empty() {
+            lower.len()
+        } else {
+            self.min_len.min(lower.len())
+        };
+        self.needles.insert(at, Needle { lower, kind });
     }
 
     /// Replaces every whole-word occurrence (ignoring ASCII case) of a known value.
