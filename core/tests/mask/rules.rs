@@ -301,3 +301,56 @@ Attachments that are not text (images, PDFs) were removed because they cannot be
 "#,
     );
 }
+
+#[test]
+fn relatives_contained_resources_and_extensions_are_swept() {
+    let bundle = json!({
+        "resourceType": "Bundle", "type": "collection",
+        "entry": [
+            {"fullUrl": "Patient/p9", "resource": {"resourceType": "Patient", "id": "p9",
+                "name": [{"text": "Mia77 Park88"}],
+                "contact": [{"name": {"family": "Lee55"}, "telecom": [{"system": "email", "value": "lee@example.net"}]}]}},
+            {"fullUrl": "RelatedPerson/r1", "resource": {"resourceType": "RelatedPerson", "id": "r1",
+                "patient": {"reference": "Patient/p9"},
+                "name": [{"family": "Park88", "given": ["Bob99"]}], "telecom": [{"system": "phone", "value": "(206) 555-0100"}]}},
+            {"fullUrl": "Claim/c1", "resource": {"resourceType": "Claim", "id": "c1",
+                "patient": {"reference": "Patient/p9"},
+                "contained": [{"resourceType": "Coverage", "id": "cov", "status": "active",
+                    "subscriberId": "SUB-12345", "beneficiary": {"reference": "Patient/p9", "display": "Mia77 Park88"}}],
+                "extension": [{"url": "http://example.org/note", "valueString": "Father Bob99 (206) 555-0100, lee@example.net, LEE55"}],
+                "insurance": [{"sequence": 1, "focal": true, "coverage": {"reference": "#cov"}}]}}
+        ]
+    });
+    let (out, _) = mask_json(&bundle, &Policy::safe_harbor(), &key(4));
+    let text = out.to_string();
+    for needle in [
+        "Mia77",
+        "Park88",
+        "Bob99",
+        "Lee55",
+        "LEE55",
+        "555-0100",
+        "lee@example.net",
+        "SUB-12345",
+        "\"p9\"",
+        "\"r1\"",
+    ] {
+        assert!(!text.contains(needle), "{needle} survived: {text}");
+    }
+    let claim = &out["entry"][2]["resource"];
+    assert_eq!(
+        claim["insurance"][0]["coverage"]["reference"], "#cov",
+        "local references stay"
+    );
+    assert_eq!(claim["contained"][0]["id"], "cov");
+    let p = key(4).pseudonym("p9");
+    assert_eq!(
+        claim["patient"]["reference"],
+        format!("Patient/{p}").as_str()
+    );
+    assert_eq!(out["entry"][0]["fullUrl"], format!("Patient/{p}").as_str());
+    assert_eq!(
+        claim["extension"][0]["valueString"],
+        "Father [NAME] [PHONE], [EMAIL], [NAME]"
+    );
+}
