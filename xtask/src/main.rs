@@ -7,6 +7,7 @@
 //!
 //! Standard library only: this runs before anything else is installed.
 
+mod fuzz;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("build") => build_all().map(|_| ()),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("install") => tools::install_build_tools().and_then(|()| tools::install_test_tools()),
         _ => {
             eprintln!("{USAGE}");
@@ -44,6 +46,7 @@ commands:
                                          also MEDSEAL_LISTEN and MEDSEAL_DATA_DIR)
   test [--no-e2e] [--no-wasm]            install test tools and run every test
   build                                  build the app (dist/) and the server in release mode
+  fuzz [--seconds N] [TARGET...]         run the cargo-fuzz targets (nightly) for a bounded time
   install                                install the build and test tools only";
 
 /// The repository root (the parent of this crate's folder).
