@@ -1,0 +1,272 @@
+//! The API's errors: each has a stable `code`, a plain `message` and an HTTP status. The detail
+//! of internal failures goes to the log, never to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use medseal_core::wire::ApiError as WireError;
+
+use crate::storage::StoreError;
+
+/// Why an object is gone for good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GoneReason {
+    /// Its expiry passed.
+    Expired,
+    /// Its download limit was reached.
+    UsedUp,
+    /// Its owner deleted it with the revoke token.
+    Revoked,
+    /// Its contributor withdrew it with the withdraw token.
+    Withdrawn,
+}
+
+impl GoneReason {
+    /// The error code sent for this reason.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::UsedUp => "used_up",
+            Self::Revoked => "revoked",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// An identifier in the path is not 22 base64url characters.
+    #[error("the identifier is malformed")]
+    BadId,
+    /// No such object (or not yet complete).
+    #[error("no such object")]
+    NotFound,
+    /// The object existed and is gone for the given reason.
+    #[error("the object is gone")]
+    Gone(GoneReason),
+    /// The request needs a bearer token and has none.
+    #[error("a bearer token is required")]
+    MissingToken,
+    /// The bearer token does not match.
+    #[error("the token is not valid for this object")]
+    BadToken,
+    /// The request body is not acceptable JSON or lacks a field.
+    #[error("bad request body: {0}")]
+    BadRequest(String),
+    /// A field value is out of the server's bounds (code, message).
+    #[error("{1}")]
+    Invalid(&'static str, String),
+    /// A body or declared size is larger than allowed.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A part index is outside the upload.
+    #[error("the part index is outside this upload")]
+    BadIndex,
+    /// A part has the wrong length.
+    #[error("{0}")]
+    BadPartSize(String),
+    /// A different part with this index was already stored.
+    #[error("this part was already uploaded with different bytes")]
+    PartExists,
+    /// The upload is already complete, so parts can no longer change.
+    #[error("the upload is already complete")]
+    AlreadyComplete,
+    /// Completing an upload with parts missing.
+    #[error("{0}")]
+    Incomplete(String),
+    /// The Range header cannot be satisfied.
+    #[error("the requested range is not satisfiable")]
+    BadRange(u64),
+    /// The study no longer accepts contributions.
+    #[error("the study is closed")]
+    Closed,
+    /// A study names a public key the server does not have.
+    #[error("the study's public key is not published on this server")]
+    UnknownKey,
+    /// A public key is malformed or of an unaccepted size.
+    #[error("{0}")]
+    BadKey(String),
+    /// A study signature does not verify.
+    #[error("the study signature does not verify with its public key")]
+    BadSignature,
+    /// The client made too many requests.
+    #[error("too many requests")]
+    RateLimited(u64),
+    /// The global storage quota would be exceeded.
+    #[error("the server's storage quota is exhausted")]
+    QuotaExceeded,
+    /// The storage backend has no space left.
+    #[error("the server's storage is full")]
+    StorageFull,
+    /// Unknown API path.
+    #[error("no such API endpoint")]
+    NoRoute,
+    /// Wrong method on a known path.
+    #[error("method not allowed")]
+    Method,
+    /// Something failed inside the server (detail only in the log).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status, stable code and message sent to the client.
+    #[must_use]
+    pub fn parts(&self) -> (StatusCode, &'static str, String) {
+        use StatusCode as S;
+        match self {
+            Self::BadId => (
+                S::BAD_REQUEST,
+                "bad_id",
+                "The identifier is malformed.".into(),
+            ),
+            Self::NotFound => (
+                S::NOT_FOUND,
+                "not_found",
+                "Nothing is stored under this identifier.".into(),
+            ),
+            Self::Gone(reason) => {
+                let message = match reason {
+                    GoneReason::Expired => "This link has expired and its data was deleted.",
+                    GoneReason::UsedUp => {
+                        "This link reached its download limit and its data was deleted."
+                    }
+                    GoneReason::Revoked => "The sender revoked this link and its data was deleted.",
+                    GoneReason::Withdrawn => "This contribution was withdrawn and deleted.",
+                };
+                (S::GONE, reason.code(), message.into())
+            }
+            Self::MissingToken => (
+                S::UNAUTHORIZED,
+                "missing_token",
+                "This request needs an `Authorization: Bearer` token.".into(),
+            ),
+            Self::BadToken => (
+                S::FORBIDDEN,
+                "bad_token",
+                "The token is not valid for this object.".into(),
+            ),
+            Self::BadRequest(detail) => (
+                S::BAD_REQUEST,
+                "bad_request",
+                format!("The request body is not valid: {detail}."),
+            ),
+            Self::Invalid(code, message) => (S::BAD_REQUEST, code, message.clone()),
+            Self::TooLarge(message) => (S::PAYLOAD_TOO_LARGE, "too_large", message.clone()),
+            Self::BadIndex => (
+                S::BAD_REQUEST,
+                "bad_index",
+                "The part index is outside this upload.".into(),
+            ),
+            Self::BadPartSize(message) => (S::BAD_REQUEST, "bad_part_size", message.clone()),
+            Self::PartExists => (
+                S::CONFLICT,
+                "part_exists",
+                "This part was already uploaded with different bytes.".into(),
+            ),
+            Self::AlreadyComplete => (
+                S::CONFLICT,
+                "already_complete",
+                "The upload is already complete; its parts cannot change.".into(),
+            ),
+            Self::Incomplete(message) => (S::CONFLICT, "incomplete", message.clone()),
+            Self::BadRange(_) => (
+                S::RANGE_NOT_SATISFIABLE,
+                "bad_range",
+                "The requested byte range is not satisfiable.".into(),
+            ),
+            Self::Closed => (
+                S::GONE,
+                "closed",
+                "This study is closed and accepts no more contributions.".into(),
+            ),
+            Self::UnknownKey => (
+                S::UNPROCESSABLE_ENTITY,
+                "unknown_key",
+                "The study's public key must be published (PUT /api/keys) first.".into(),
+            ),
+            Self::BadKey(message) => (S::BAD_REQUEST, "bad_key", message.clone()),
+            Self::BadSignature => (
+                S::BAD_REQUEST,
+                "bad_signature",
+                "The study signature does not verify with its public key.".into(),
+            ),
+            Self::RateLimited(_) => (
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests. Wait a moment and try again.".into(),
+            ),
+            Self::QuotaExceeded => (
+                S::INSUFFICIENT_STORAGE,
+                "quota_exceeded",
+                "The server's storage quota is exhausted. Try again later.".into(),
+            ),
+            Self::StorageFull => (
+                S::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "The server's storage is full. Try again later.".into(),
+            ),
+            Self::NoRoute => (
+                S::NOT_FOUND,
+                "no_route",
+                "There is no such API endpoint.".into(),
+            ),
+            Self::Method => (
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This method is not allowed on this path.".into(),
+            ),
+            Self::Internal(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "The server failed to handle this request. Try again later.".into(),
+            ),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Full => Self::StorageFull,
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            // The detail names no token, body or client: storage errors carry keys and io errors.
+            tracing::error!(code, detail = %self, "request failed");
+        } else {
+            tracing::debug!(code, "request refused");
+        }
+        let body = WireError {
+            code: code.to_owned(),
+            message,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        match self {
+            Self::RateLimited(secs) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            Self::BadRange(size) => {
+                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,366 @@
+//! Request handlers, and the upload and download steps that shares and contributions share.
+
+use std::ops::Range;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt as _;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, GoneReason};
+use crate::metrics::Metrics;
+use crate::objects::{Loaded, Object, Objects, token_matches};
+
+pub mod keys;
+pub mod ops;
+pub mod shares;
+pub mod studies;
+
+/// Reads a whole body of at most `limit` bytes.
+///
+/// # Errors
+/// [`ApiError::TooLarge`] past the limit, [`ApiError::BadRequest`] if the body breaks off.
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> ApiResult<Bytes> {
+    let too_large =
+        || ApiError::TooLarge(format!("The request body is larger than {limit} bytes."));
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut stream = body.into_data_stream();
+    let mut buf =
+        BytesMut::with_capacity(usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::BadRequest("the body was cut off".into()))?;
+        if (buf.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+/// Reads a JSON body of at most `limit` bytes.
+///
+/// # Errors
+/// As [`read_body`], or [`ApiError::BadRequest`] for JSON that does not fit `T`.
+pub async fn read_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> ApiResult<T> {
+    let bytes = read_body(headers, body, limit as u64).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        // serde's message names the field and position, never echoes values beyond a type.
+        ApiError::BadRequest(e.to_string())
+    })
+}
+
+/// The bearer token of a request.
+///
+/// # Errors
+/// [`ApiError::MissingToken`] without an `Authorization` header, [`ApiError::BadToken`] if it
+/// is not a bearer token.
+pub fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(ApiError::MissingToken)?;
+    let text = value.to_str().map_err(|_| ApiError::BadToken)?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .ok_or(ApiError::BadToken)?
+        .trim();
+    if token.is_empty() {
+        return Err(ApiError::MissingToken);
+    }
+    Ok(token)
+}
+
+/// Checks a bearer token against a stored hash.
+///
+/// # Errors
+/// As [`bearer`], or [`ApiError::BadToken`] on mismatch.
+pub fn check_token(headers: &HeaderMap, stored_hash: &str) -> ApiResult<()> {
+    if token_matches(bearer(headers)?, stored_hash) {
+        Ok(())
+    } else {
+        Err(ApiError::BadToken)
+    }
+}
+
+/// The byte range asked for by a `Range` header, if any and if usable. Only one range of the
+/// `bytes` unit is honoured; any other form is ignored (the whole object is sent), as RFC 9110
+/// allows.
+///
+/// # Errors
+/// [`ApiError::BadRange`] if the range lies outside the object.
+pub fn parse_range(headers: &HeaderMap, size: u64) -> ApiResult<Option<Range<u64>>> {
+    let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let Some((first, last)) = spec.split_once('-') else {
+        return Ok(None);
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let range = if first.is_empty() {
+        let Ok(suffix) = last.parse::<u64>() else {
+            return Ok(None);
+        };
+        if suffix == 0 || size == 0 {
+            return Err(ApiError::BadRange(size));
+        }
+        size.saturating_sub(suffix)..size
+    } else {
+        let Ok(start) = first.parse::<u64>() else {
+            return Ok(None);
+        };
+        let end = if last.is_empty() {
+            size
+        } else {
+            let Ok(last) = last.parse::<u64>() else {
+                return Ok(None);
+            };
+            if last < start {
+                return Ok(None);
+            }
+            last.saturating_add(1).min(size)
+        };
+        if start >= size {
+            return Err(ApiError::BadRange(size));
+        }
+        start..end
+    };
+    Ok(Some(range))
+}
+
+/// The answer to a part upload.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PartStored {
+    /// The part's index.
+    pub index: u64,
+    /// Its length in bytes.
+    pub size: u64,
+}
+
+/// What the server has of an upload.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UploadStatus {
+    /// Indices of the parts received, ascending.
+    pub parts: Vec<u64>,
+    /// Declared total size.
+    pub size: u64,
+    /// Size of every part but the last.
+    pub part_size: u64,
+    /// Number of parts the upload needs.
+    pub part_count: u64,
+    /// True once completed.
+    pub complete: bool,
+}
+
+/// The answer to completing an upload.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Completed {
+    /// The object's identifier.
+    pub id: String,
+}
+
+/// Loads an object for its uploader, checking the upload token.
+async fn load_for_upload(
+    objects: &Objects,
+    obj: &Object,
+    headers: &HeaderMap,
+) -> ApiResult<Loaded> {
+    // Look for the token first so that a request without one learns nothing.
+    bearer(headers)?;
+    let loaded = objects.load(obj).await?;
+    check_token(headers, &loaded.meta.upload_token_sha256)?;
+    Ok(loaded)
+}
+
+/// `PUT .../parts/{index}`.
+///
+/// # Errors
+/// Token, index, size, quota and storage errors.
+pub async fn upload_part(
+    state: &AppState,
+    obj: &Object,
+    headers: &HeaderMap,
+    index: &str,
+    body: Body,
+) -> ApiResult<PartStored> {
+    let loaded = load_for_upload(&state.objects, obj, headers).await?;
+    let index: u64 = index.parse().map_err(|_| ApiError::BadIndex)?;
+    let meta = &loaded.meta;
+    if index >= meta.part_count() {
+        return Err(ApiError::BadIndex);
+    }
+    let data = read_body(headers, body, meta.part_size).await?;
+    if loaded.complete {
+        // Checked after reading so a client's retried part of a finished upload gets a clear
+        // answer, and nothing is written.
+        return Err(ApiError::AlreadyComplete);
+    }
+    let expected = meta.part_len(index);
+    if data.len() as u64 != expected {
+        return Err(ApiError::BadPartSize(format!(
+            "Part {index} must be exactly {expected} bytes; it has {}.",
+            data.len()
+        )));
+    }
+    let used = state
+        .objects
+        .usage
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if used.saturating_add(expected) > state.settings.quota {
+        return Err(ApiError::QuotaExceeded);
+    }
+    state.objects.put_part(obj, index, data).await?;
+    state
+        .metrics
+        .bytes_in
+        .fetch_add(expected, std::sync::atomic::Ordering::Relaxed);
+    Ok(PartStored {
+        index,
+        size: expected,
+    })
+}
+
+/// `GET .../upload`.
+///
+/// # Errors
+/// Token and storage errors.
+pub async fn upload_status(
+    state: &AppState,
+    obj: &Object,
+    headers: &HeaderMap,
+) -> ApiResult<UploadStatus> {
+    let loaded = load_for_upload(&state.objects, obj, headers).await?;
+    let parts = state.objects.parts(obj).await?;
+    Ok(UploadStatus {
+        parts: parts.into_iter().map(|(i, _)| i).collect(),
+        size: loaded.meta.size,
+        part_size: loaded.meta.part_size,
+        part_count: loaded.meta.part_count(),
+        complete: loaded.complete,
+    })
+}
+
+/// `POST .../complete`. Completing twice succeeds (a retry after a lost answer).
+///
+/// # Errors
+/// [`ApiError::Incomplete`] if parts are missing; token and storage errors.
+pub async fn upload_complete(
+    state: &AppState,
+    obj: &Object,
+    headers: &HeaderMap,
+) -> ApiResult<Completed> {
+    let loaded = load_for_upload(&state.objects, obj, headers).await?;
+    if !loaded.complete {
+        state.objects.complete(obj, &loaded.meta).await?;
+        Metrics::inc(&state.metrics.uploads_completed);
+    }
+    Ok(Completed { id: obj.id.clone() })
+}
+
+/// Streams a complete object, admitting the download against its limit. A request that
+/// starts at byte 0 (no `Range`, or a range from 0) is a download and counts once; a range
+/// starting later resumes a download and does not count. HEAD never counts.
+///
+/// # Errors
+/// Not found, gone, range and storage errors.
+pub async fn download(
+    state: &AppState,
+    obj: &Object,
+    method: &Method,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let loaded = state.objects.load(obj).await?;
+    if !loaded.complete {
+        return Err(ApiError::NotFound);
+    }
+    let meta = loaded.meta;
+    let range = parse_range(headers, meta.size)?;
+    let counts = *method != Method::HEAD && range.as_ref().is_none_or(|r| r.start == 0);
+    // The lease is taken before admission so that a purge never starts under this stream.
+    let lease = state.objects.lease(obj);
+    if counts && meta.max_downloads > 0 {
+        match state.objects.admit(obj, meta.max_downloads).await? {
+            None => {
+                // Streams admitted earlier may still be running: purge only after them.
+                state.objects.write_tomb(obj, GoneReason::UsedUp).await?;
+                lease.purge_when_done();
+                return Err(ApiError::Gone(GoneReason::UsedUp));
+            }
+            Some(true) => {
+                state.objects.write_tomb(obj, GoneReason::UsedUp).await?;
+                lease.purge_when_done();
+            }
+            Some(false) => {}
+        }
+    }
+    if counts {
+        Metrics::inc(&state.metrics.downloads);
+    }
+    let served = range.clone().unwrap_or(0..meta.size);
+    let length = served.end - served.start;
+    let metrics = std::sync::Arc::clone(&state.metrics);
+    let stream = state
+        .objects
+        .stream(obj, &meta, served.clone())
+        .map(move |chunk| {
+            let _ = &lease;
+            match chunk {
+                Ok(bytes) => {
+                    metrics
+                        .bytes_out
+                        .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    Ok(bytes)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "download stream failed");
+                    Err(std::io::Error::other("storage failed during download"))
+                }
+            }
+        });
+    let status = if range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, Body::from_stream(stream)).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("attachment; filename=\"medseal-{}.bin\"", obj.id))
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if range.is_some() {
+        let last = served.end.saturating_sub(1);
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("bytes {}-{last}/{}", served.start, meta.size))
+        {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(response)
+}

@@ -1,0 +1,111 @@
+//! Configuration by command-line flags and environment variables. Every flag has an environment
+//! variable of the same name in upper case with the `MEDSEAL_` prefix; `--help` lists them all.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// MedSeal's blob server. It holds only ciphertext, public keys, signed public study
+/// descriptions and hashes of tokens, and serves the browser app.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "medseal-server", version, about, long_about = None)]
+pub struct Settings {
+    /// Address to listen on. Use port 0 to let the system choose; the chosen address is printed
+    /// as `MedSeal listening on http://ADDR:PORT`. Never all interfaces by default.
+    #[arg(long, env = "MEDSEAL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Folder of the local storage backend (created if missing).
+    #[arg(long, env = "MEDSEAL_DATA_DIR", default_value = "./medseal-data")]
+    pub data_dir: PathBuf,
+
+    /// Storage backend: `local` (the folder given by --data-dir) or `s3://BUCKET[/PREFIX]`.
+    /// For S3 the endpoint, region and credentials come from the usual AWS_* variables
+    /// (AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP).
+    #[arg(long, env = "MEDSEAL_STORAGE", default_value = "local")]
+    pub storage: String,
+
+    /// Folder of the built single-page app, served with index.html as the fallback.
+    #[arg(long, env = "MEDSEAL_STATIC_DIR", default_value = "dist")]
+    pub static_dir: PathBuf,
+
+    /// Largest object (share or contribution ciphertext) in bytes.
+    #[arg(long, env = "MEDSEAL_MAX_OBJECT_SIZE", default_value_t = 512 * 1024 * 1024)]
+    pub max_object_size: u64,
+
+    /// Size of every upload part except the last, in bytes. It is also the largest part body.
+    #[arg(long, env = "MEDSEAL_PART_SIZE", default_value_t = 4 * 1024 * 1024)]
+    pub part_size: u64,
+
+    /// Largest JSON or key request body in bytes.
+    #[arg(long, env = "MEDSEAL_MAX_REQUEST_BODY", default_value_t = 64 * 1024)]
+    pub max_request_body: usize,
+
+    /// Shortest expiry a client may ask for, in seconds.
+    #[arg(long, env = "MEDSEAL_MIN_EXPIRY", default_value_t = 60)]
+    pub min_expiry: u64,
+
+    /// Longest expiry a client may ask for, in seconds (default 30 days).
+    #[arg(long, env = "MEDSEAL_MAX_EXPIRY", default_value_t = 30 * 24 * 3600)]
+    pub max_expiry: u64,
+
+    /// Highest download limit a share may have.
+    #[arg(long, env = "MEDSEAL_MAX_DOWNLOADS", default_value_t = 100)]
+    pub max_downloads: u32,
+
+    /// How long a study stays after its closing date so the researcher can fetch the bundle,
+    /// in seconds (default 30 days). Studies without a closing date live for --max-expiry.
+    #[arg(long, env = "MEDSEAL_STUDY_RETENTION", default_value_t = 30 * 24 * 3600)]
+    pub study_retention: u64,
+
+    /// Global storage quota in bytes over all stored ciphertext.
+    #[arg(long, env = "MEDSEAL_QUOTA", default_value_t = 50 * 1024 * 1024 * 1024)]
+    pub quota: u64,
+
+    /// Requests per second each client may make to /api on average.
+    #[arg(long, env = "MEDSEAL_RATE_LIMIT", default_value_t = 20.0)]
+    pub rate_limit: f64,
+
+    /// Requests a client may make at once above the average rate.
+    #[arg(long, env = "MEDSEAL_RATE_BURST", default_value_t = 200.0)]
+    pub rate_burst: f64,
+
+    /// Take the client address for rate limits from the last X-Forwarded-For entry (only
+    /// behind a trusted load balancer). Addresses are never logged or stored.
+    #[arg(long, env = "MEDSEAL_TRUST_FORWARDED_FOR", default_value_t = false)]
+    pub trust_forwarded_for: bool,
+
+    /// Seconds between sweeps that remove expired objects, old tombstones and abandoned uploads.
+    #[arg(long, env = "MEDSEAL_SWEEP_INTERVAL", default_value_t = 60)]
+    pub sweep_interval: u64,
+
+    /// Seconds an upload may stay incomplete before the sweeper removes it (default 1 day).
+    #[arg(long, env = "MEDSEAL_UPLOAD_GRACE", default_value_t = 24 * 3600)]
+    pub upload_grace: u64,
+
+    /// Seconds a tombstone (the reason a share is gone) is kept (default 30 days).
+    #[arg(long, env = "MEDSEAL_TOMBSTONE_TTL", default_value_t = 30 * 24 * 3600)]
+    pub tombstone_ttl: u64,
+
+    /// Seconds between the end of a share's last allowed download and the deletion of its
+    /// data, so that downloads still streaming through other replicas can finish. New requests
+    /// get 410 `used_up` at once.
+    #[arg(long, env = "MEDSEAL_PURGE_DELAY", default_value_t = 30)]
+    pub purge_delay: u64,
+
+    /// Log filter (tracing EnvFilter syntax), such as `info` or `medseal_server=debug`.
+    #[arg(long, env = "MEDSEAL_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Settings {
+    /// Settings for tests: everything default, data in `data_dir`, no static folder.
+    #[must_use]
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        let mut settings = Self::parse_from(["medseal-server"]);
+        settings.static_dir = data_dir.join("no-static");
+        settings.data_dir = data_dir;
+        settings
+    }
+}

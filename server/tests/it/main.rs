@@ -1,0 +1,16 @@
+//! The server's one integration test binary.
+//!
+//! - `handlers`: the API called without a socket;
+//! - `studies`: keys, studies, contributions and bundles;
+//! - `http`: a real listener on port 0;
+//! - `s3`: the S3 backend against s3s-fs, two replicas on one bucket;
+//! - `crash`: SIGKILL during uploads, then restart;
+//! - `load`: many concurrent uploads and downloads (MEDSEAL_LOAD_MB sets the size).
+
+mod crash;
+mod handlers;
+mod http;
+mod load;
+mod s3;
+mod studies;
+mod support;
