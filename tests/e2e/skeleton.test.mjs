@@ -3,7 +3,7 @@
 // server received neither the plaintext nor the key, and never the fragment.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -35,7 +35,7 @@ function sampleFile() {
 test('a patient shares a file and a doctor in another context gets it back byte for byte', async () => {
   const { file, data, marker } = sampleFile();
   const patient = await newPage(browser);
-  const { link } = await shareFiles(patient, proxy.url, file);
+  const { link, revokeLink } = await shareFiles(patient, proxy.url, file);
   assert.match(link, /\/s\/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{43,}$/, 'the link carries the id in the path and the key in the fragment');
 
   const doctor = await newPage(browser);
@@ -72,4 +72,23 @@ test('a patient shares a file and a doctor in another context gets it back byte 
     assert.ok(!('referer' in record.headers), `a Referer header reached the server: ${record.headers.referer}`);
     assert.ok(!('cookie' in record.headers), 'a cookie reached the server');
   }
+
+  // At rest: nothing in the server's data folder holds the plaintext, the key or the revoke
+  // token (the server keeps only the token's hash).
+  const revokeToken = Buffer.from(revokeLink.split('#')[1]);
+  const stored = listFiles(server.dataDir);
+  assert.ok(stored.length > 0, 'the server stored something');
+  for (const file of stored) {
+    const bytes = readFileSync(file);
+    for (const [what, secret] of [...secrets, ['revoke token', revokeToken]]) {
+      assert.equal(bytes.indexOf(secret), -1, `${what} is stored in ${file}`);
+    }
+  }
 });
+
+function listFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    return entry.isDirectory() ? listFiles(full) : [full];
+  });
+}
