@@ -62,7 +62,11 @@ impl AppState {
         let store: Arc<dyn Store> = if settings.storage == "local" {
             Arc::new(storage::local::LocalStore::open(&settings.data_dir)?)
         } else if settings.storage.starts_with("s3://") {
-            Arc::new(storage::s3::S3Store::from_url(&settings.storage)?)
+            Arc::new(
+                storage::s3::S3Store::from_url(&settings.storage)?.with_claim_settle(
+                    std::time::Duration::from_millis(settings.s3_claim_settle_ms),
+                ),
+            )
         } else {
             return Err(StoreError::Other(
                 "--storage must be `local` or `s3://BUCKET[/PREFIX]`".into(),

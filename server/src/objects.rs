@@ -489,9 +489,20 @@ impl Objects {
     pub async fn admit(&self, obj: &Object, max: u32) -> ApiResult<Option<bool>> {
         let prefix = obj.prefix.join("dl").map_err(ApiError::from)?;
         let taken = u32::try_from(self.store.list(&prefix).await?.len()).unwrap_or(u32::MAX);
+        let settle = self.store.claim_settle();
         for n in taken.min(max)..max {
-            match self.store.create(&obj.slot_key(n)?, Bytes::new()).await {
-                Ok(()) => return Ok(Some(n + 1 == max)),
+            let nonce = Bytes::from(new_token()?);
+            let key = obj.slot_key(n)?;
+            match self.store.create(&key, nonce.clone()).await {
+                Ok(()) if settle.is_zero() => return Ok(Some(n + 1 == max)),
+                Ok(()) => {
+                    // A backend that checks and then writes may have let a concurrent claim
+                    // through; after the settle time only the last writer's nonce remains.
+                    tokio::time::sleep(settle).await;
+                    if self.store.get(&key).await? == nonce {
+                        return Ok(Some(n + 1 == max));
+                    }
+                }
                 Err(StoreError::AlreadyExists) => {}
                 Err(e) => return Err(e.into()),
             }

@@ -94,6 +94,11 @@ pub struct Settings {
     #[arg(long, env = "MEDSEAL_PURGE_DELAY", default_value_t = 30)]
     pub purge_delay: u64,
 
+    /// S3 only: milliseconds to wait before reading back a claimed download slot. Keeps limits
+    /// exact on S3-compatible servers whose conditional writes are not atomic; 0 for AWS S3.
+    #[arg(long, env = "MEDSEAL_S3_CLAIM_SETTLE_MS", default_value_t = 100)]
+    pub s3_claim_settle_ms: u64,
+
     /// Log filter (tracing EnvFilter syntax), such as `info` or `medseal_server=debug`.
     #[arg(long, env = "MEDSEAL_LOG", default_value = "info")]
     pub log: String,

@@ -135,6 +135,13 @@ pub trait Store: Send + Sync + 'static {
     /// On backend failure.
     async fn list(&self, prefix: &Key) -> Result<Vec<ObjectInfo>, StoreError>;
 
+    /// How long to wait before reading back a created download-slot marker to confirm it is
+    /// ours. Zero when create-only writes are atomic (local folder, AWS S3); S3-compatible
+    /// servers that check and then write (s3s-fs, some others) need a settle time.
+    fn claim_settle(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// A short name for logs and /healthz.
     fn name(&self) -> &'static str;
 }

@@ -18,6 +18,7 @@ use super::{ByteStream, Key, ObjectInfo, Store, StoreError};
 pub struct S3Store {
     inner: Arc<dyn ObjectStore>,
     prefix: String,
+    settle: std::time::Duration,
 }
 
 fn os_err(err: object_store::Error) -> StoreError {
@@ -59,7 +60,16 @@ impl S3Store {
         Self {
             inner,
             prefix: prefix.trim_matches('/').to_owned(),
+            settle: std::time::Duration::from_millis(100),
         }
+    }
+
+    /// Sets the settle time before a claimed download slot is read back (see
+    /// [`Store::claim_settle`]).
+    #[must_use]
+    pub fn with_claim_settle(mut self, settle: std::time::Duration) -> Self {
+        self.settle = settle;
+        self
     }
 
     fn path(&self, key: &Key) -> ObjectPath {
@@ -155,6 +165,10 @@ impl Store for S3Store {
                 })
             })
             .collect())
+    }
+
+    fn claim_settle(&self) -> std::time::Duration {
+        self.settle
     }
 
     fn name(&self) -> &'static str {
