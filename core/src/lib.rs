@@ -2,11 +2,15 @@
 //! `medseal` tool and the tests. It performs no I/O: callers hand it bytes and get bytes back.
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod container;
+pub mod export;
 pub mod id;
+pub mod keystore;
 pub mod mask;
 pub mod pack;
 pub mod pki;
 pub mod record;
 pub mod seal;
+pub mod study;
 pub mod wire;
