@@ -48,8 +48,8 @@ pub use meta::{FileMeta, MAX_META_LEN, padme};
 pub use recipient::{Identity, Recipient, UnlockError, WrapError};
 pub use stream::{
     AesGcmChunk, CHUNK_CT_SIZE, CHUNK_SIZE, ChunkAuthError, ChunkCipher, EncryptError, Encryptor,
-    PREFIX_LEN, PayloadDecryptor, PayloadError, TAG_LEN, chunk_count, chunk_nonce, payload_len,
-    stream_len,
+    PREFIX_LEN, PayloadDecryptor, PayloadError, PlainChunk, TAG_LEN, chunk_count, chunk_nonce,
+    payload_len, stream_len,
 };
 
 /// Why decrypting a whole container failed: at the header, at the key, or in the payload.

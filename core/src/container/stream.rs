@@ -117,6 +117,19 @@ pub fn chunk_count(stream_len: u64) -> u64 {
     stream_len.div_ceil(CHUNK_SIZE as u64).max(1)
 }
 
+/// One chunk of framed plaintext, ready to be sealed by the caller: see
+/// [`Encryptor::push_unsealed`].
+pub struct PlainChunk {
+    /// The chunk's index, from 0.
+    pub index: u64,
+    /// True for the last chunk of the payload.
+    pub last: bool,
+    /// `chunk_nonce(index, last)`.
+    pub nonce: [u8; 12],
+    /// The chunk's plaintext: 65536 bytes, or 1 to 65536 for the last chunk.
+    pub plaintext: Zeroizing<Vec<u8>>,
+}
+
 /// Length of the payload ciphertext for a framed plaintext stream of `stream_len` bytes.
 #[must_use]
 pub fn payload_len(stream_len: u64) -> u64 {
@@ -251,34 +264,95 @@ impl<C: ChunkCipher> Encryptor<C> {
         payload_len(self.stream_len)
     }
 
-    fn write(&mut self, mut data: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
+    /// Frames `data` into the current chunk and hands every chunk it completes, still
+    /// unsealed, to `jobs`.
+    fn fill(&mut self, mut data: &[u8], jobs: &mut Vec<PlainChunk>) {
         while !data.is_empty() {
             let room = CHUNK_SIZE - self.chunk.len();
             let take = room.min(data.len());
             self.chunk.extend_from_slice(&data[..take]);
             data = &data[take..];
             self.written += take as u64;
-            if self.written == self.stream_len {
-                self.seal(true, out)?;
-            } else if self.chunk.len() == CHUNK_SIZE {
-                self.seal(false, out)?;
+            let last = self.written == self.stream_len;
+            if last || self.chunk.len() == CHUNK_SIZE {
+                let plaintext = std::mem::replace(
+                    &mut self.chunk,
+                    Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)),
+                );
+                jobs.push(PlainChunk {
+                    index: self.index,
+                    last,
+                    nonce: chunk_nonce(self.index, last),
+                    plaintext,
+                });
+                self.index += 1;
             }
+        }
+    }
+
+    fn write(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), EncryptError> {
+        let mut jobs = Vec::new();
+        self.fill(data, &mut jobs);
+        for job in jobs {
+            self.seal(&job, out)?;
         }
         Ok(())
     }
 
-    fn seal(&mut self, last: bool, out: &mut Vec<u8>) -> Result<(), EncryptError> {
+    fn seal(&self, job: &PlainChunk, out: &mut Vec<u8>) -> Result<(), EncryptError> {
         let start = out.len();
-        out.extend_from_slice(&self.chunk);
-        self.chunk.zeroize();
-        self.chunk.clear();
+        out.extend_from_slice(&job.plaintext);
         let tag = self
             .cipher
-            .seal(&chunk_nonce(self.index, last), &mut out[start..])
+            .seal(&job.nonce, &mut out[start..])
             .map_err(|_| EncryptError::Chunk)?;
         out.extend_from_slice(&tag);
-        self.index += 1;
         Ok(())
+    }
+
+    /// The chunk cipher this encryptor was built with (for example to reach the payload key
+    /// an asynchronous AEAD was given in [`ChunkCipher::new`]).
+    #[must_use]
+    pub fn cipher(&self) -> &C {
+        &self.cipher
+    }
+
+    /// As [`Encryptor::push`], but returns the completed chunks unsealed, for a caller that
+    /// seals them itself with an asynchronous AEAD (WebCrypto). Sealing each
+    /// [`PlainChunk::plaintext`] with AES-256-GCM under the payload key and
+    /// [`PlainChunk::nonce`], and appending the tag, gives the same bytes [`Encryptor::push`]
+    /// would have. Chunks must be written out in the order returned.
+    ///
+    /// # Errors
+    /// [`EncryptError::TooMuchData`] beyond the declared length.
+    pub fn push_unsealed(&mut self, data: &[u8]) -> Result<Vec<PlainChunk>, EncryptError> {
+        if data.len() as u64 > self.content_left {
+            return Err(EncryptError::TooMuchData);
+        }
+        self.content_left -= data.len() as u64;
+        let mut jobs = Vec::with_capacity((self.chunk.len() + data.len()) / CHUNK_SIZE);
+        self.fill(data, &mut jobs);
+        Ok(jobs)
+    }
+
+    /// As [`Encryptor::next_final_chunk`], but unsealed (see [`Encryptor::push_unsealed`]).
+    ///
+    /// # Errors
+    /// [`EncryptError::TooLittleData`] if content is missing.
+    pub fn next_final_unsealed(&mut self) -> Result<Option<PlainChunk>, EncryptError> {
+        if self.content_left > 0 {
+            return Err(EncryptError::TooLittleData {
+                missing: self.content_left,
+            });
+        }
+        if self.written == self.stream_len {
+            return Ok(None);
+        }
+        let room = (CHUNK_SIZE - self.chunk.len()) as u64;
+        let zeros = room.min(self.stream_len - self.written) as usize;
+        let mut jobs = Vec::with_capacity(1);
+        self.fill(&vec![0u8; zeros], &mut jobs);
+        Ok(jobs.pop())
     }
 
     /// Encrypts the next piece of content. Returns the ciphertext of every chunk it completed
@@ -415,6 +489,13 @@ impl<C: ChunkCipher> PayloadDecryptor<C> {
             meta: None,
             failed: None,
         })
+    }
+
+    /// The chunk cipher this decryptor was built with. A caller that opens chunks ahead with
+    /// an asynchronous AEAD can hand the results to its own [`ChunkCipher`] through this.
+    #[must_use]
+    pub fn cipher(&self) -> &C {
+        &self.cipher
     }
 
     /// The metadata, once the chunk holding it has authenticated.

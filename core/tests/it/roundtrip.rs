@@ -217,3 +217,40 @@ fn large_stream_when_asked() {
     got += dec.finish().unwrap().len();
     assert_eq!(got as u64, pieces << 20);
 }
+
+/// The unsealed API (for callers that seal with an asynchronous AEAD such as WebCrypto) gives
+/// chunks that, sealed with the same cipher and in order, make a container every reader opens.
+#[test]
+fn unsealed_chunks_sealed_by_the_caller_round_trip() {
+    use medseal_core::container::{ChunkCipher, chunk_nonce};
+    let link = LinkKey::generate().unwrap();
+    for &size in SIZES {
+        let content = pattern(size);
+        let m = meta("unsealed.bin");
+        let (mut enc, mut sealed) =
+            Encryptor::new(&[Recipient::Link(&link)], &m, size as u64).unwrap();
+        let mut chunks = Vec::new();
+        for piece in content.chunks(100_000) {
+            chunks.extend(enc.push_unsealed(piece).unwrap());
+        }
+        while let Some(chunk) = enc.next_final_unsealed().unwrap() {
+            chunks.push(chunk);
+        }
+        for (i, chunk) in chunks.iter().enumerate() {
+            assert_eq!(chunk.index, i as u64);
+            assert_eq!(chunk.nonce, chunk_nonce(chunk.index, chunk.last));
+            assert_eq!(chunk.last, i + 1 == chunks.len(), "size {size}");
+            let mut buf = chunk.plaintext.to_vec();
+            let tag = enc.cipher().seal(&chunk.nonce, &mut buf).unwrap();
+            sealed.extend_from_slice(&buf);
+            sealed.extend_from_slice(&tag);
+        }
+        assert_eq!(sealed.len() as u64 - enc.payload_len(), {
+            let (_, header_len) = Header::parse(&sealed).unwrap();
+            header_len as u64
+        });
+        let (back_meta, back) = decrypt(Identity::Link(&link), &sealed).unwrap();
+        assert_eq!(back_meta, m);
+        assert!(back == content, "size {size}");
+    }
+}
