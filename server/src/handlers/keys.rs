@@ -6,19 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
-use rsa::pkcs8::{DecodePublicKey as _, EncodePublicKey as _};
-use rsa::traits::PublicKeyParts as _;
+use medseal_core::pki::{Fingerprint, KeyError, MAX_RSA_BITS, MIN_RSA_BITS, PublicKey};
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 use tracing::instrument;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{Key, StoreError};
-
-/// The smallest and largest RSA moduli accepted, in bits (as medseal-core's pki module).
-const MIN_BITS: usize = 3072;
-const MAX_BITS: usize = 8192;
 
 /// A key was published.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -31,17 +25,31 @@ pub struct KeyPublished {
     pub bits: usize,
 }
 
-/// A checked RSA public key with its DER form and fingerprint.
+/// A checked RSA public key (medseal-core's [`PublicKey`]) with its DER form and fingerprint.
 pub struct CheckedKey {
-    /// The parsed key.
-    pub key: rsa::PublicKey,
-    /// DER SubjectPublicKeyInfo.
+    /// The parsed key, 3072 to 8192 bits.
+    pub key: PublicKey,
+    /// DER SubjectPublicKeyInfo, the stored form.
     pub der: Vec<u8>,
     /// SHA-256 of `der`.
-    pub fingerprint: [u8; 32],
+    pub fingerprint: Fingerprint,
 }
 
-/// Parses PEM or DER SPKI and checks the modulus size.
+/// The client-facing words for medseal-core's key errors.
+fn bad_key(err: &KeyError) -> ApiError {
+    ApiError::BadKey(match err {
+        KeyError::BadSize(bits) => format!(
+            "RSA keys of {bits} bits are not accepted: MedSeal needs {MIN_RSA_BITS} to \
+             {MAX_RSA_BITS} bits."
+        ),
+        KeyError::Malformed(_) => {
+            "Not an RSA public key (expected SubjectPublicKeyInfo in DER or PEM).".into()
+        }
+        KeyError::Generate | KeyError::Encode => "The key cannot be encoded.".into(),
+    })
+}
+
+/// Parses PEM or DER SPKI with medseal-core, which also checks the modulus size.
 ///
 /// # Errors
 /// [`ApiError::BadKey`].
@@ -49,27 +57,13 @@ pub fn parse_public_key(body: &[u8]) -> ApiResult<CheckedKey> {
     let key = if body.trim_ascii_start().starts_with(b"-----BEGIN") {
         let text = std::str::from_utf8(body)
             .map_err(|_| ApiError::BadKey("The PEM key is not valid text.".into()))?;
-        rsa::PublicKey::from_public_key_pem(text.trim())
+        PublicKey::from_pem(text)
     } else {
-        rsa::PublicKey::from_public_key_der(body)
+        PublicKey::from_spki_der(body)
     }
-    .map_err(|_| {
-        ApiError::BadKey(
-            "Not an RSA public key (expected SubjectPublicKeyInfo in DER or PEM).".into(),
-        )
-    })?;
-    let bits = key.size() * 8;
-    if !(MIN_BITS..=MAX_BITS).contains(&bits) {
-        return Err(ApiError::BadKey(format!(
-            "RSA keys of {bits} bits are not accepted: MedSeal needs {MIN_BITS} to {MAX_BITS} bits."
-        )));
-    }
-    let der = key
-        .to_public_key_der()
-        .map_err(|_| ApiError::BadKey("The key cannot be encoded.".into()))?
-        .as_bytes()
-        .to_vec();
-    let fingerprint: [u8; 32] = Sha256::digest(&der).into();
+    .map_err(|e| bad_key(&e))?;
+    let der = key.to_spki_der().map_err(|e| bad_key(&e))?;
+    let fingerprint = key.fingerprint();
     Ok(CheckedKey {
         key,
         der,
@@ -77,34 +71,30 @@ pub fn parse_public_key(body: &[u8]) -> ApiResult<CheckedKey> {
     })
 }
 
-/// Parses a fingerprint in base64url (43 characters) or hex (64 characters).
+/// Parses a fingerprint in base64url (exactly 43 characters) or hex (exactly 64 characters).
+/// The shape is checked here, strictly, because the fingerprint names a stored object; the
+/// decoding is medseal-core's.
 ///
 /// # Errors
 /// [`ApiError::BadId`] otherwise.
-pub fn parse_fingerprint(text: &str) -> ApiResult<[u8; 32]> {
-    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        (0..32)
-            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
-            .collect::<Result<Vec<u8>, _>>()
-            .map_err(|_| ApiError::BadId)?
-    } else if text.len() == 43 {
-        medseal_core::id::from_b64url(text).map_err(|_| ApiError::BadId)?
-    } else {
+pub fn parse_fingerprint(text: &str) -> ApiResult<Fingerprint> {
+    let hex = text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    let b64 = text.len() == 43
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !(hex || b64) {
         return Err(ApiError::BadId);
-    };
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| ApiError::BadId)
+    }
+    Fingerprint::parse(text).map_err(|_| ApiError::BadId)
 }
 
 /// Storage key of a key.
 ///
 /// # Errors
-/// Never for 32-byte fingerprints.
-pub fn key_key(fingerprint: &[u8; 32]) -> ApiResult<Key> {
-    Key::new(&["keys", &medseal_core::id::b64url(fingerprint)]).map_err(ApiError::from)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Never for fingerprints (43 base64url characters).
+pub fn key_key(fingerprint: &Fingerprint) -> ApiResult<Key> {
+    Key::new(&["keys", &fingerprint.to_b64url()]).map_err(ApiError::from)
 }
 
 /// `PUT /api/keys` (or POST): publishes an RSA public key.
@@ -134,9 +124,9 @@ pub async fn publish(
     Ok((
         status,
         Json(KeyPublished {
-            fingerprint: medseal_core::id::b64url(&checked.fingerprint),
-            fingerprint_hex: hex(&checked.fingerprint),
-            bits: checked.key.size() * 8,
+            fingerprint: checked.fingerprint.to_b64url(),
+            fingerprint_hex: checked.fingerprint.to_hex(),
+            bits: checked.key.bits(),
         }),
     ))
 }

@@ -7,8 +7,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
 use futures::StreamExt as _;
+use medseal_core::pki::{PublicKey, SignatureError};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use tracing::instrument;
 
 use super::{Completed, PartStored, UploadStatus};
@@ -18,7 +18,8 @@ use crate::metrics::Metrics;
 use crate::objects::{Meta, Object, hash_token, new_id, new_token, now};
 use crate::storage::StoreError;
 
-/// The context string of study signatures (see medseal-core `pki::signed_bytes`).
+/// The context string of study signatures: they cover medseal-core
+/// `pki::signed_bytes(STUDY_CONTEXT, description)`, checked with `PublicKey::verify_canonical`.
 pub const STUDY_CONTEXT: &str = "medseal/v1 study";
 
 /// What the server keeps about a study, at `studies/SID/meta`.
@@ -99,52 +100,6 @@ pub struct ContributionInfo {
     pub created_at: u64,
 }
 
-/// Canonical JSON (keys sorted by their UTF-8 bytes, no whitespace), as medseal-core signs.
-fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) -> ApiResult<()> {
-    use serde_json::Value;
-    let enc = |e: serde_json::Error| ApiError::BadRequest(e.to_string());
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-            out.push(b'{');
-            for (i, (k, v)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(&serde_json::to_vec(k).map_err(enc)?);
-                out.push(b':');
-                write_canonical(v, out)?;
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(v, out)?;
-            }
-            out.push(b']');
-        }
-        other => out.extend_from_slice(&serde_json::to_vec(other).map_err(enc)?),
-    }
-    Ok(())
-}
-
-/// The bytes a study signature covers.
-///
-/// # Errors
-/// Never in practice.
-pub fn signed_bytes(description: &serde_json::Value) -> ApiResult<Vec<u8>> {
-    let mut out = b"medseal-signature\0".to_vec();
-    out.extend_from_slice(STUDY_CONTEXT.as_bytes());
-    out.push(0);
-    write_canonical(description, &mut out)?;
-    Ok(out)
-}
-
 fn meta_key(study: &Object) -> ApiResult<crate::storage::Key> {
     study.prefix.join("meta").map_err(ApiError::from)
 }
@@ -221,12 +176,16 @@ pub async fn create(
         Err(StoreError::NotFound) => return Err(ApiError::UnknownKey),
         Err(e) => return Err(e.into()),
     };
-    let key = super::keys::parse_public_key(&der)?;
+    // Stored keys were checked when published; failing to read one is the server's fault.
+    let key = PublicKey::from_spki_der(&der)
+        .map_err(|e| ApiError::Internal(format!("stored public key unreadable: {e}")))?;
     let signature = medseal_core::id::from_b64url(signed.signature.trim())
         .map_err(|_| ApiError::BadSignature)?;
-    key.key
-        .pss_verify::<Sha256>(&signed_bytes(&signed.description)?, &signature)
-        .map_err(|_| ApiError::BadSignature)?;
+    key.verify_canonical(STUDY_CONTEXT, &signed.description, &signature)
+        .map_err(|e| match e {
+            SignatureError::Invalid | SignatureError::Sign => ApiError::BadSignature,
+            SignatureError::Encode => ApiError::BadRequest(format!("description: {e}")),
+        })?;
 
     let s = &state.settings;
     let created_at = now();
@@ -247,7 +206,7 @@ pub async fn create(
         created_at,
         closes_at,
         expires_at,
-        key_fingerprint: medseal_core::id::b64url(&fingerprint),
+        key_fingerprint: fingerprint.to_b64url(),
     };
     // The description first: a study is visible only once its metadata exists.
     state

@@ -24,7 +24,11 @@ fn spki_der(key: &rsa::PrivateKey) -> Vec<u8> {
 }
 
 fn sign(key: &rsa::PrivateKey, description: &Value) -> String {
-    let bytes = medseal_server::handlers::studies::signed_bytes(description).unwrap();
+    let bytes = medseal_core::pki::signed_bytes(
+        medseal_server::handlers::studies::STUDY_CONTEXT,
+        description,
+    )
+    .unwrap();
     let sig = key.pss_sign::<Sha256>(&bytes).unwrap();
     medseal_core::id::b64url(&sig)
 }
@@ -256,4 +260,63 @@ async fn studies_contributions_and_bundle() {
     }
     assert_eq!(b[pos], 0);
     assert_eq!(pos + 1, b.len());
+}
+
+/// The server checks exactly the bytes API.md documents (written out by hand here, not by
+/// medseal-core), and accepts what medseal-core's `sign_canonical` makes, as the browser and
+/// the CLI sign.
+#[tokio::test]
+async fn study_signatures_cover_the_documented_bytes() {
+    let app = TestApp::new();
+    let fp = publish(&app).await;
+    // Keys out of order, nesting, escapes and a non-ASCII string.
+    let text = format!(
+        r#"{{"title":"Étude \"air\"","policy":{{"z":1,"k":[5,true,null]}},"key_fingerprint":"{fp}","a":"x"}}"#
+    );
+    let description: Value = serde_json::from_str(&text).unwrap();
+    let mut bytes = b"medseal-signature\0medseal/v1 study\0".to_vec();
+    bytes.extend_from_slice(
+        format!(
+            r#"{{"a":"x","key_fingerprint":"{fp}","policy":{{"k":[5,true,null],"z":1}},"title":"Étude \"air\""}}"#
+        )
+        .as_bytes(),
+    );
+    let by_hand = medseal_core::id::b64url(&key().pss_sign::<Sha256>(&bytes).unwrap());
+    let r = app
+        .post_json(
+            "/api/studies",
+            json!({"description": description, "signature": by_hand}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+
+    let core_key = medseal_core::pki::PrivateKey::from_pkcs8_der(
+        rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(key())
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    let sig = core_key
+        .sign_canonical(
+            medseal_server::handlers::studies::STUDY_CONTEXT,
+            &description,
+        )
+        .unwrap();
+    let r = app
+        .post_json(
+            "/api/studies",
+            json!({"description": description, "signature": medseal_core::id::b64url(&sig)}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    // A signature under another context is refused.
+    let other = core_key
+        .sign_canonical("medseal/v1 share", &description)
+        .unwrap();
+    app.post_json(
+        "/api/studies",
+        json!({"description": description, "signature": medseal_core::id::b64url(&other)}),
+    )
+    .await
+    .expect_err(400, "bad_signature");
 }
