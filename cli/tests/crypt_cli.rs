@@ -1,0 +1,204 @@
+//! `medseal encrypt` / `decrypt` / `fingerprint` end to end, with each kind of recipient, and the
+//! promise that a failed decryption leaves no output file behind.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn medseal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medseal"))
+        .args(args)
+        .output()
+        .expect("medseal runs")
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/data")
+        .join(name)
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
+
+/// Bytes that are not all alike, so a chunk mix-up would show.
+fn content(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i * 31 % 251) as u8 ^ (i >> 16) as u8)
+        .collect()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "medseal failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn link_key_round_trips_every_chunk_shape() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for len in [0, 1, 65_535, 65_536, 65_537, 3 * 1024 * 1024 + 17] {
+        let (input, sealed, back) = (
+            dir.path().join("in"),
+            dir.path().join("sealed"),
+            dir.path().join("back"),
+        );
+        std::fs::write(&input, content(len)).expect("input");
+        let key = ok(&medseal(&["encrypt", s(&input), "-o", s(&sealed)]));
+        assert_eq!(key.len(), 43, "a 32-byte key in base64url: {key}");
+        ok(&medseal(&[
+            "decrypt",
+            "--key",
+            &key,
+            s(&sealed),
+            "-o",
+            s(&back),
+        ]));
+        assert_eq!(
+            std::fs::read(&back).expect("output"),
+            content(len),
+            "size {len}"
+        );
+    }
+}
+
+#[test]
+fn password_needs_link_and_password() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (input, sealed, back) = (
+        dir.path().join("in"),
+        dir.path().join("sealed"),
+        dir.path().join("back"),
+    );
+    let (password, wrong) = (dir.path().join("pw"), dir.path().join("wrong"));
+    std::fs::write(&input, b"lab results").expect("input");
+    std::fs::write(&password, "correct horse\n").expect("password");
+    std::fs::write(&wrong, "wrong horse\n").expect("password");
+    let key = ok(&medseal(&[
+        "encrypt",
+        "--password-file",
+        s(&password),
+        s(&input),
+        "-o",
+        s(&sealed),
+    ]));
+
+    let out = medseal(&["decrypt", "--key", &key, s(&sealed), "-o", s(&back)]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("password"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = medseal(&[
+        "decrypt",
+        "--key",
+        &key,
+        "--password-file",
+        s(&wrong),
+        s(&sealed),
+        "-o",
+        s(&back),
+    ]);
+    assert!(!out.status.success());
+    assert!(!back.exists(), "a failed decryption leaves no output");
+
+    ok(&medseal(&[
+        "decrypt",
+        "--key",
+        &key,
+        "--password-file",
+        s(&password),
+        s(&sealed),
+        "-o",
+        s(&back),
+    ]));
+    assert_eq!(std::fs::read(&back).expect("output"), b"lab results");
+}
+
+#[test]
+fn rsa_recipient_and_fingerprints() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (input, sealed, back) = (
+        dir.path().join("in"),
+        dir.path().join("sealed"),
+        dir.path().join("back"),
+    );
+    std::fs::write(&input, content(200_000)).expect("input");
+    let (private, public) = (data("rsa3072.pem"), data("rsa3072.pub.pem"));
+    let stdout = ok(&medseal(&[
+        "encrypt",
+        "--recipient",
+        s(&public),
+        s(&input),
+        "-o",
+        s(&sealed),
+    ]));
+    assert!(
+        stdout.is_empty(),
+        "no link key is printed for a public-key recipient: {stdout}"
+    );
+    ok(&medseal(&[
+        "decrypt",
+        "--identity",
+        s(&private),
+        s(&sealed),
+        "-o",
+        s(&back),
+    ]));
+    assert_eq!(std::fs::read(&back).expect("output"), content(200_000));
+
+    // The private and the public key have the same fingerprint.
+    assert_eq!(
+        ok(&medseal(&["fingerprint", s(&private)])),
+        ok(&medseal(&["fingerprint", s(&public)]))
+    );
+
+    // A link key does not open a container sealed to a public key.
+    let out = medseal(&[
+        "decrypt",
+        "--key",
+        &"A".repeat(43),
+        s(&sealed),
+        "-o",
+        s(&back.with_extension("x")),
+    ]);
+    assert!(!out.status.success());
+    assert!(!back.with_extension("x").exists());
+}
+
+#[test]
+fn tampering_fails_cleanly_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (input, sealed, back) = (
+        dir.path().join("in"),
+        dir.path().join("sealed"),
+        dir.path().join("back"),
+    );
+    std::fs::write(&input, content(300_000)).expect("input");
+    let key = ok(&medseal(&["encrypt", s(&input), "-o", s(&sealed)]));
+    let mut bytes = std::fs::read(&sealed).expect("sealed");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x80;
+    std::fs::write(&sealed, &bytes).expect("tampered");
+    let out = medseal(&["decrypt", "--key", &key, s(&sealed), "-o", s(&back)]);
+    assert!(!out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).is_empty(),
+        "a message says why"
+    );
+    assert!(!back.exists(), "no partial output");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "only the input and the container remain: {leftovers:?}"
+    );
+}
