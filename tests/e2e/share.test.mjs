@@ -244,3 +244,21 @@ test('a masked share shows its preview first and reaches the doctor without iden
   // The medicine survives: the active condition is still there.
   assert.ok((await doctor.getByTestId('problems').innerText()).includes('obesity'));
 });
+
+test('sharing can be cancelled while it runs, and the page stays responsive', async () => {
+  const file = path.join(work, 'large.bin');
+  writeFileSync(file, randomBytes(40 * 1024 * 1024));
+  const patient = await newPage(browser);
+  await patient.goto(`${server.url}/`);
+  await patient.getByTestId('file-input').setInputFiles(file);
+  await patient.getByTestId('share-button').click();
+  await patient.getByTestId('progress').waitFor({ timeout: 30_000 });
+  // The page answers while the work goes on: the main thread is free.
+  const started = Date.now();
+  await patient.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
+  assert.ok(Date.now() - started < 1_000, 'the page thread is not blocked');
+  await patient.getByTestId('cancel-button').click();
+  await patient.getByTestId('error').waitFor({ timeout: 30_000 });
+  assert.match(await patient.getByTestId('error').innerText(), /cancelled/i);
+  assert.equal(await patient.getByTestId('share-link').count(), 0, 'no link was made');
+});
