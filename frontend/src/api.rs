@@ -56,7 +56,9 @@ pub struct ShareUpload {
     pub part_size: u64,
 }
 
-/// Uploads `ciphertext` as a share: create, send every part, complete. `progress` gets the
+/// Uploads `ciphertext` held in memory as a share: create, send every part, complete. The
+/// patient's share page does not use this: its worker seals and uploads parts as they are ready
+/// (`src/bin/medseal-worker.rs`), so large files never sit in memory. `progress` gets the
 /// fraction sent after each part.
 pub async fn upload_share(
     ciphertext: &[u8],
@@ -135,18 +137,6 @@ async fn put_part(id: &str, index: usize, part: &[u8], bearer: &str) -> Result<(
     } else {
         Err(failure(response).await)
     }
-}
-
-/// Downloads a share's ciphertext.
-pub async fn download_share(id: &str) -> Result<Vec<u8>, ApiFailure> {
-    let response = Request::get(&format!("/api/shares/{id}"))
-        .send()
-        .await
-        .map_err(|_| ApiFailure::network())?;
-    if !response.ok() {
-        return Err(failure(response).await);
-    }
-    response.binary().await.map_err(|_| ApiFailure::network())
 }
 
 /// Deletes a share with its revoke token.

@@ -1,30 +1,58 @@
-//! MedSeal's Web Worker: sealing and opening run here, off the page's thread, so the page stays
-//! responsive and can show progress and a cancel button.
+//! MedSeal's Web Worker: sealing, uploading, downloading and opening run here, off the page's
+//! thread, so the page stays responsive and can show progress and a cancel button.
+//!
+//! Large files stream: the worker reads the file in slices, seals it chunk by chunk and uploads
+//! each part as soon as it is ready; the other way it reads the download as a stream, opens it
+//! chunk by chunk and collects the plaintext in Blobs (which the browser may keep on disk), so
+//! the wasm memory stays bounded whatever the size of the file. Bulk AES-256-GCM goes through
+//! WebCrypto when the worker has it (`webcrypto.rs`), through the `aes-gcm` crate otherwise.
 //!
 //! Messages are plain JavaScript objects (see `frontend/src/worker.rs` for the page's side).
 //! The worker first posts `{type: "ready"}`; the page sends its one request only then.
-//! - in: `{op: "seal", files: [{name, type, data: Uint8Array}], password: string | null}`
-//!   out: `{type: "sealed", sealed: Uint8Array, fragment: string}`
-//! - in: `{op: "open", sealed: Uint8Array, fragment: string, password: string | null}`
-//!   out: `{type: "opened", files: [{name, type, masked, data: Uint8Array}]}`
+//! - in: `{op: "seal", files: [{name, type, kind?, masked?, policy?, data: Uint8Array} or
+//!   {name, type, file: File}], password: string | null,
+//!   upload?: {expires_in, max_downloads}, webcrypto?: bool}`
+//!   out, with `upload`: `{type: "sealed", fragment, id, revoke_token, size}` once every part is
+//!   stored and the upload completed; without: `{type: "sealed", fragment, sealed: Blob, size}`.
+//! - in: `{op: "open", id?: string, sealed?: Blob | Uint8Array, fragment, password, webcrypto?}`
+//!   (downloads `/api/shares/{id}` when `sealed` is absent)
+//!   out: `{type: "opened", files: [{name, type, masked, size, blob: Blob}]}`, or, when the
+//!   record needs a password that was not given, `{type: "need_password", sealed?: Blob}` with
+//!   the downloaded ciphertext, so the page can ask for it without downloading again.
 //! - in: `{op: "mask", files: [{name, type, data}]}`
 //!   out: `{type: "masked", files: [{name, type, data, report: [string], policy}], policy: [string]}`
 //! - along the way: `{type: "progress", stage: string, fraction: number}`
 //! - on failure: `{type: "error", code: string, message: string}`
 #![forbid(unsafe_code)]
 
-use js_sys::{Array, Object, Reflect, Uint8Array};
+#[allow(dead_code)]
+#[path = "../webcrypto.rs"]
+mod webcrypto;
+
+use std::collections::VecDeque;
+
+use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use medseal_core::container::{
-    Encryptor, FileMeta, Header, Identity, LinkKey, Password, PayloadDecryptor, Recipient,
-    UnlockError,
+    CHUNK_CT_SIZE, EncryptError, Encryptor, FileMeta, Header, Identity, LinkKey, Password,
+    PayloadDecryptor, PayloadError, PlainChunk, Recipient, UnlockError, chunk_nonce,
 };
 use medseal_core::mask::{Policy, PseudonymKey, mask_bytes};
 use medseal_core::pack::{PACK_MEDIA_TYPE, is_pack, pack, unpack};
 use wasm_bindgen::prelude::*;
-use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
+use webcrypto::{FastCipher, WebAes};
+use zeroize::Zeroizing;
 
-/// Plaintext is encrypted and decrypted in slices of this size between progress reports.
+/// The file is read, and the download handed to the decryptor, in slices of this size.
 const SLICE: usize = 1 << 20;
+/// Collected output is folded into one Blob whenever this much is pending, so the worker holds
+/// Blobs (which the browser may spill to disk) rather than many small buffers.
+const BLOB_BATCH: f64 = 8.0 * 1024.0 * 1024.0;
+/// Part uploads in flight at once while sealing goes on.
+const PARTS_IN_FLIGHT: usize = 3;
+/// Chunks opened by WebCrypto at once.
+const OPEN_BATCH: usize = 32;
 
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
@@ -52,35 +80,57 @@ fn progress(stage: &str, fraction: f64) {
 
 /// A failure with a stable code the page maps to words.
 struct Failure {
-    code: &'static str,
+    code: String,
     message: String,
 }
 
 impl Failure {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    fn new(code: &str, message: impl Into<String>) -> Self {
         Self {
-            code,
+            code: code.into(),
             message: message.into(),
         }
+    }
+
+    fn network() -> Self {
+        Self::new(
+            "network",
+            "The MedSeal server could not be reached. Check your connection and try again.",
+        )
+    }
+
+    fn encrypt(e: EncryptError) -> Self {
+        Self::new("encrypt", format!("Encryption failed: {e}"))
+    }
+
+    fn tampered(e: PayloadError) -> Self {
+        Self::new(
+            "tampered",
+            format!(
+                "The record could not be decrypted: the data was altered or is incomplete ({e})."
+            ),
+        )
     }
 }
 
 fn main() {
     let handler = Closure::<dyn Fn(MessageEvent)>::new(|event: MessageEvent| {
         let data = event.data();
-        let result = match get(&data, "op").as_string().as_deref() {
-            Some("seal") => seal(&data),
-            Some("open") => open(&data),
-            Some("mask") => mask(&data),
-            _ => Err(Failure::new("bad_request", "unknown worker request")),
-        };
-        if let Err(failure) = result {
-            let message = Object::new();
-            set(&message, "type", &"error".into());
-            set(&message, "code", &failure.code.into());
-            set(&message, "message", &failure.message.into());
-            post(&message, &Array::new());
-        }
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = match get(&data, "op").as_string().as_deref() {
+                Some("seal") => seal(&data).await,
+                Some("open") => open(&data).await,
+                Some("mask") => mask(&data),
+                _ => Err(Failure::new("bad_request", "unknown worker request")),
+            };
+            if let Err(failure) = result {
+                let message = Object::new();
+                set(&message, "type", &"error".into());
+                set(&message, "code", &failure.code.into());
+                set(&message, "message", &failure.message.into());
+                post(&message, &Array::new());
+            }
+        });
     });
     scope().set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
@@ -90,17 +140,47 @@ fn main() {
     post(&ready, &Array::new());
 }
 
-/// The bytes of a file entry: its `data` (a Uint8Array) or its `file` (a File or Blob, read
-/// here with the synchronous reader only workers have, so the page never holds the file).
+fn new_blob(parts: &Array, media_type: &str) -> Result<Blob, Failure> {
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(media_type);
+    Blob::new_with_blob_sequence_and_options(parts, &options)
+        .map_err(|_| Failure::new("memory", "The browser could not hold the file."))
+}
+
+fn file_reader() -> Result<web_sys::FileReaderSync, Failure> {
+    web_sys::FileReaderSync::new()
+        .map_err(|_| Failure::new("read", "This browser cannot read files in the background."))
+}
+
+/// Reads bytes `start..end` of a Blob into `buf` (resized to fit).
+fn read_slice(
+    reader: &web_sys::FileReaderSync,
+    blob: &Blob,
+    start: f64,
+    end: f64,
+    buf: &mut Vec<u8>,
+) -> Result<(), Failure> {
+    let slice = blob
+        .slice_with_f64_and_f64(start, end)
+        .map_err(|_| Failure::new("read", "The file could not be read."))?;
+    let buffer = reader
+        .read_as_array_buffer(&slice)
+        .map_err(|_| Failure::new("read", "The file could not be read."))?;
+    let array = Uint8Array::new(&buffer);
+    buf.resize(array.length() as usize, 0);
+    array.copy_to(buf);
+    Ok(())
+}
+
+/// The bytes of a file entry: its `data` (a Uint8Array) or its `file` (read whole).
 fn read_bytes(entry: &JsValue) -> Result<Vec<u8>, Failure> {
     let file = get(entry, "file");
     if file.is_undefined() {
         return Ok(Uint8Array::new(&get(entry, "data")).to_vec());
     }
-    let blob: web_sys::Blob = file.unchecked_into();
-    let reader = web_sys::FileReaderSync::new()
-        .map_err(|_| Failure::new("read", "This browser cannot read files in the background."))?;
-    let buffer = reader.read_as_array_buffer(&blob).map_err(|_| {
+    let blob: Blob = file.unchecked_into();
+    let mut buf = Vec::new();
+    read_slice(&file_reader()?, &blob, 0.0, blob.size(), &mut buf).map_err(|_| {
         Failure::new(
             "read",
             format!(
@@ -109,7 +189,7 @@ fn read_bytes(entry: &JsValue) -> Result<Vec<u8>, Failure> {
             ),
         )
     })?;
-    Ok(Uint8Array::new(&buffer).to_vec())
+    Ok(buf)
 }
 
 fn password_of(request: &JsValue) -> Option<Password> {
@@ -119,46 +199,337 @@ fn password_of(request: &JsValue) -> Option<Password> {
         .map(Password::new)
 }
 
-fn seal(request: &JsValue) -> Result<(), Failure> {
-    let files: Vec<(FileMeta, Vec<u8>)> = Array::from(&get(request, "files"))
-        .iter()
-        .map(|file| {
-            let meta = FileMeta {
-                name: get(&file, "name").as_string().unwrap_or_default(),
-                media_type: get(&file, "type").as_string().unwrap_or_default(),
-                kind: get(&file, "kind").as_string().unwrap_or_default(),
-                masked: get(&file, "masked").as_bool().unwrap_or(false),
-                policy: get(&file, "policy").as_string(),
-                created: Some((js_sys::Date::now() / 1000.0) as u64),
-            };
-            read_bytes(&file).map(|data| (meta, data))
-        })
-        .collect::<Result<_, _>>()?;
-    let (meta, content) = match files.as_slice() {
-        [] => {
-            return Err(Failure::new(
-                "no_files",
-                "Choose at least one file to share.",
-            ));
+fn wants_webcrypto(request: &JsValue) -> bool {
+    get(request, "webcrypto").as_bool().unwrap_or(true)
+}
+
+/// Where sealed content comes from: a File read in slices, or bytes already in memory.
+enum Content {
+    File(Blob),
+    Bytes(Vec<u8>),
+}
+
+impl Content {
+    fn len(&self) -> u64 {
+        match self {
+            Self::File(blob) => blob.size() as u64,
+            Self::Bytes(bytes) => bytes.len() as u64,
         }
-        [(meta, data)] => (meta.clone(), data.clone()),
+    }
+}
+
+fn meta_of(file: &JsValue) -> FileMeta {
+    FileMeta {
+        name: get(file, "name").as_string().unwrap_or_default(),
+        media_type: get(file, "type").as_string().unwrap_or_default(),
+        kind: get(file, "kind").as_string().unwrap_or_default(),
+        masked: get(file, "masked").as_bool().unwrap_or(false),
+        policy: get(file, "policy").as_string(),
+        created: Some((js_sys::Date::now() / 1000.0) as u64),
+    }
+}
+
+/// One file streams from its `File`; several are packed in memory (a pack is one container).
+fn content_of(request: &JsValue) -> Result<(FileMeta, Content), Failure> {
+    let entries: Vec<JsValue> = Array::from(&get(request, "files")).iter().collect();
+    match entries.as_slice() {
+        [] => Err(Failure::new(
+            "no_files",
+            "Choose at least one file to share.",
+        )),
+        [one] => {
+            let file = get(one, "file");
+            let content = if file.is_undefined() {
+                Content::Bytes(Uint8Array::new(&get(one, "data")).to_vec())
+            } else {
+                Content::File(file.unchecked_into())
+            };
+            Ok((meta_of(one), content))
+        }
         several => {
-            let refs: Vec<(FileMeta, &[u8])> = several
+            let files = several
+                .iter()
+                .map(|f| read_bytes(f).map(|data| (meta_of(f), data)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs: Vec<(FileMeta, &[u8])> = files
                 .iter()
                 .map(|(m, d)| (m.clone(), d.as_slice()))
                 .collect();
             let meta = FileMeta {
-                name: format!("{} files", several.len()),
+                name: format!("{} files", files.len()),
                 media_type: PACK_MEDIA_TYPE.into(),
                 kind: "files".into(),
-                masked: several.iter().all(|(m, _)| m.masked),
-                policy: several.first().and_then(|(m, _)| m.policy.clone()),
+                masked: files.iter().all(|(m, _)| m.masked),
+                policy: files.first().and_then(|(m, _)| m.policy.clone()),
                 created: Some((js_sys::Date::now() / 1000.0) as u64),
             };
-            (meta, pack(&refs))
+            Ok((meta, Content::Bytes(pack(&refs))))
         }
+    }
+}
+
+async fn fetch(url: &str, init: &web_sys::RequestInit) -> Result<web_sys::Response, Failure> {
+    let response = JsFuture::from(scope().fetch_with_str_and_init(url, init))
+        .await
+        .map_err(|_| Failure::network())?;
+    Ok(response.unchecked_into())
+}
+
+/// The server's JSON error as a failure.
+async fn server_failure(response: &web_sys::Response) -> Failure {
+    let status = response.status();
+    let text = match response.text() {
+        Ok(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|t| t.as_string()),
+        Err(_) => None,
     };
-    drop(files);
+    match text.and_then(|t| serde_json::from_str::<medseal_core::wire::ApiError>(&t).ok()) {
+        Some(body) => Failure {
+            code: body.code,
+            message: body.message,
+        },
+        None => Failure::new(
+            &format!("http_{status}"),
+            format!("The server answered with an unexpected error ({status})."),
+        ),
+    }
+}
+
+async fn response_json(response: &web_sys::Response) -> Result<serde_json::Value, Failure> {
+    let text = JsFuture::from(response.text().map_err(|_| Failure::network())?)
+        .await
+        .map_err(|_| Failure::network())?
+        .as_string()
+        .unwrap_or_default();
+    serde_json::from_str(&text).map_err(|_| Failure::network())
+}
+
+fn sleep(ms: i32) -> JsFuture {
+    let promise = Promise::new(&mut |resolve, _| {
+        let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    JsFuture::from(promise)
+}
+
+/// An upload in progress: the share's id and token, and the parts on their way.
+struct Upload {
+    id: String,
+    bearer: String,
+    revoke_token: String,
+    part_size: f64,
+    next_index: u32,
+    in_flight: VecDeque<JsFuture>,
+}
+
+impl Upload {
+    async fn create(size: u64, options: &JsValue) -> Result<Self, Failure> {
+        let body = serde_json::json!({
+            "size": size,
+            "expires_in": get(options, "expires_in").as_f64().unwrap_or(7.0 * 86_400.0) as u64,
+            "max_downloads": get(options, "max_downloads").as_f64().unwrap_or(5.0) as u32,
+        });
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        let headers = web_sys::Headers::new().map_err(|_| Failure::network())?;
+        headers
+            .set("Content-Type", "application/json")
+            .map_err(|_| Failure::network())?;
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from_str(&body.to_string()));
+        let response = fetch("/api/shares", &init).await?;
+        if !response.ok() {
+            return Err(server_failure(&response).await);
+        }
+        let answer = response_json(&response).await?;
+        let text = |key: &str| answer[key].as_str().unwrap_or_default().to_owned();
+        Ok(Self {
+            id: text("id"),
+            bearer: format!("Bearer {}", text("upload_token")),
+            revoke_token: text("revoke_token"),
+            part_size: answer["part_size"]
+                .as_f64()
+                .unwrap_or(4.0 * 1024.0 * 1024.0)
+                .max(1.0),
+            next_index: 0,
+            in_flight: VecDeque::new(),
+        })
+    }
+
+    /// Starts uploading the next part; waits for the oldest part when too many are on their way.
+    async fn send(&mut self, part: Blob) -> Result<(), Failure> {
+        let url = format!("/api/shares/{}/parts/{}", self.id, self.next_index);
+        self.next_index += 1;
+        let bearer = self.bearer.clone();
+        let task = wasm_bindgen_futures::future_to_promise(async move {
+            put_part(&url, &bearer, &part)
+                .await
+                .map(|()| JsValue::UNDEFINED)
+                .map_err(|f| {
+                    let error = Object::new();
+                    set(&error, "code", &f.code.into());
+                    set(&error, "message", &f.message.into());
+                    error.into()
+                })
+        });
+        self.in_flight.push_back(JsFuture::from(task));
+        while self.in_flight.len() >= PARTS_IN_FLIGHT {
+            self.wait_one().await?;
+        }
+        Ok(())
+    }
+
+    async fn wait_one(&mut self) -> Result<(), Failure> {
+        if let Some(task) = self.in_flight.pop_front() {
+            task.await.map_err(|error| Failure {
+                code: get(&error, "code")
+                    .as_string()
+                    .unwrap_or_else(|| "network".into()),
+                message: get(&error, "message")
+                    .as_string()
+                    .unwrap_or_else(|| Failure::network().message),
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn complete(&mut self) -> Result<(), Failure> {
+        while !self.in_flight.is_empty() {
+            self.wait_one().await?;
+        }
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        let headers = web_sys::Headers::new().map_err(|_| Failure::network())?;
+        headers
+            .set("Authorization", &self.bearer)
+            .map_err(|_| Failure::network())?;
+        init.set_headers(&headers);
+        let response = fetch(&format!("/api/shares/{}/complete", self.id), &init).await?;
+        if !response.ok() {
+            return Err(server_failure(&response).await);
+        }
+        Ok(())
+    }
+}
+
+/// PUTs one part; a dropped connection costs a retry of that part, not the upload.
+async fn put_part(url: &str, bearer: &str, part: &Blob) -> Result<(), Failure> {
+    let mut attempt = 0;
+    loop {
+        let init = web_sys::RequestInit::new();
+        init.set_method("PUT");
+        let headers = web_sys::Headers::new().map_err(|_| Failure::network())?;
+        headers
+            .set("Authorization", bearer)
+            .map_err(|_| Failure::network())?;
+        headers
+            .set("Content-Type", "application/octet-stream")
+            .map_err(|_| Failure::network())?;
+        init.set_headers(&headers);
+        init.set_body(part);
+        match fetch(url, &init).await {
+            Ok(response) if response.ok() => return Ok(()),
+            Ok(response) => return Err(server_failure(&response).await),
+            Err(failure) if attempt < 3 => {
+                attempt += 1;
+                let _ = failure;
+                let _ = sleep(500 * attempt).await;
+            }
+            Err(failure) => return Err(failure),
+        }
+    }
+}
+
+/// Where sealed bytes go: parts uploaded as they fill, or Blobs kept for the caller.
+struct Sink {
+    pending: Array,
+    pending_len: f64,
+    blobs: Array,
+    upload: Option<Upload>,
+}
+
+impl Sink {
+    fn new(upload: Option<Upload>) -> Self {
+        Self {
+            pending: Array::new(),
+            pending_len: 0.0,
+            blobs: Array::new(),
+            upload,
+        }
+    }
+
+    /// Adds a piece (an ArrayBuffer, a typed array or a Blob) of `len` bytes.
+    fn add(&mut self, piece: &JsValue, len: f64) {
+        self.pending.push(piece);
+        self.pending_len += len;
+    }
+
+    fn add_bytes(&mut self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            self.add(&Uint8Array::from(bytes), bytes.len() as f64);
+        }
+    }
+
+    /// Sends every whole part (or folds pending pieces into a Blob); `last` sends the rest.
+    async fn flush(&mut self, last: bool) -> Result<(), Failure> {
+        match &mut self.upload {
+            Some(upload) => {
+                while self.pending_len >= upload.part_size
+                    || (last && (self.pending_len > 0.0 || upload.next_index == 0))
+                {
+                    let all = new_blob(&self.pending, "")?;
+                    let cut = upload.part_size.min(all.size());
+                    let part = all.slice_with_f64_and_f64(0.0, cut).map_err(|_| {
+                        Failure::new("memory", "The browser could not hold the file.")
+                    })?;
+                    let rest = all.slice_with_f64_and_f64(cut, all.size()).map_err(|_| {
+                        Failure::new("memory", "The browser could not hold the file.")
+                    })?;
+                    self.pending = Array::of1(&rest);
+                    self.pending_len = rest.size();
+                    upload.send(part).await?;
+                }
+                if last {
+                    upload.complete().await?;
+                }
+            }
+            None => {
+                if self.pending_len >= BLOB_BATCH || (last && self.pending_len > 0.0) {
+                    let blob = new_blob(&self.pending, "")?;
+                    self.blobs.push(&blob);
+                    self.pending = Array::new();
+                    self.pending_len = 0.0;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Seals chunks with WebCrypto, all at once, and adds their ciphertexts in order.
+async fn seal_chunks(
+    web: &WebAes,
+    chunks: Vec<PlainChunk>,
+    sink: &mut Sink,
+) -> Result<(), Failure> {
+    let failed = |_| Failure::new("encrypt", "Encryption failed in the browser's WebCrypto.");
+    let promises = chunks
+        .iter()
+        .map(|c| web.seal(&c.nonce, &c.plaintext))
+        .collect::<Result<Array, _>>()
+        .map_err(failed)?;
+    let sealed = JsFuture::from(Promise::all(&promises))
+        .await
+        .map_err(failed)?;
+    for (buffer, chunk) in Array::from(&sealed).iter().zip(&chunks) {
+        sink.add(&buffer, (chunk.plaintext.len() + 16) as f64);
+    }
+    Ok(())
+}
+
+async fn seal(request: &JsValue) -> Result<(), Failure> {
+    let (meta, content) = content_of(request)?;
     let key = LinkKey::generate()
         .map_err(|_| Failure::new("random", "This browser's random number generator failed."))?;
     let password = password_of(request);
@@ -170,39 +541,145 @@ fn seal(request: &JsValue) -> Result<(), Failure> {
         },
         None => Recipient::Link(&key),
     };
-    progress("Encrypting", 0.0);
-    let (mut encryptor, mut sealed) = Encryptor::new(&[recipient], &meta, content.len() as u64)
-        .map_err(|e| Failure::new("encrypt", format!("Encryption failed: {e}")))?;
-    sealed.reserve(usize::try_from(encryptor.payload_len()).unwrap_or(0));
-    let total = content.len().max(1);
-    for (i, slice) in content.chunks(SLICE).enumerate() {
-        sealed.extend(
-            encryptor
-                .push(slice)
-                .map_err(|e| Failure::new("encrypt", format!("Encryption failed: {e}")))?,
-        );
-        progress(
-            "Encrypting",
-            ((i + 1) * SLICE).min(total) as f64 / total as f64,
-        );
+    let upload_options = get(request, "upload");
+    let stage = if upload_options.is_object() {
+        "Encrypting and uploading"
+    } else {
+        "Encrypting"
+    };
+    progress(stage, 0.0);
+    let total = content.len();
+    let (mut encryptor, header) = Encryptor::<FastCipher>::with_cipher(&[recipient], &meta, total)
+        .map_err(Failure::encrypt)?;
+    let size = header.len() as u64 + encryptor.payload_len();
+    let upload = if upload_options.is_object() {
+        Some(Upload::create(size, &upload_options).await?)
+    } else {
+        None
+    };
+    let web = if wants_webcrypto(request) {
+        WebAes::new(encryptor.cipher().key_bytes()).await
+    } else {
+        None
+    };
+    let mut sink = Sink::new(upload);
+    sink.add_bytes(&header);
+    let reader = match &content {
+        Content::File(_) => Some(file_reader()?),
+        Content::Bytes(_) => None,
+    };
+    let mut buf = Vec::with_capacity(SLICE);
+    let mut done = 0u64;
+    while done < total {
+        let end = (done + SLICE as u64).min(total);
+        let piece: &[u8] = match (&content, &reader) {
+            (Content::File(blob), Some(reader)) => {
+                read_slice(reader, blob, done as f64, end as f64, &mut buf).map_err(|_| {
+                    Failure::new("read", format!("{} could not be read.", meta.name))
+                })?;
+                &buf
+            }
+            (Content::Bytes(bytes), _) => &bytes[done as usize..end as usize],
+            (Content::File(_), None) => {
+                return Err(Failure::new("read", "The file could not be read."));
+            }
+        };
+        if piece.is_empty() {
+            return Err(Failure::new(
+                "read",
+                format!("{} changed while it was read.", meta.name),
+            ));
+        }
+        done += piece.len() as u64;
+        match &web {
+            Some(web) => {
+                let chunks = encryptor.push_unsealed(piece).map_err(Failure::encrypt)?;
+                seal_chunks(web, chunks, &mut sink).await?;
+            }
+            None => {
+                let sealed = encryptor.push(piece).map_err(Failure::encrypt)?;
+                sink.add_bytes(&sealed);
+            }
+        }
+        sink.flush(false).await?;
+        progress(stage, done as f64 / total.max(1) as f64);
     }
-    while let Some(chunk) = encryptor
-        .next_final_chunk()
-        .map_err(|e| Failure::new("encrypt", format!("Encryption failed: {e}")))?
-    {
-        sealed.extend(chunk);
+    drop(buf);
+    loop {
+        match &web {
+            Some(web) => match encryptor.next_final_unsealed().map_err(Failure::encrypt)? {
+                Some(chunk) => seal_chunks(web, vec![chunk], &mut sink).await?,
+                None => break,
+            },
+            None => match encryptor.next_final_chunk().map_err(Failure::encrypt)? {
+                Some(sealed) => sink.add_bytes(&sealed),
+                None => break,
+            },
+        }
+        sink.flush(false).await?;
     }
-    let array = Uint8Array::from(sealed.as_slice());
+    sink.flush(true).await?;
     let message = Object::new();
     set(&message, "type", &"sealed".into());
-    set(&message, "sealed", &array);
     set(&message, "fragment", &key.to_fragment().into());
-    post(&message, &Array::of1(&array.buffer()));
+    set(&message, "size", &(size as f64).into());
+    match &sink.upload {
+        Some(upload) => {
+            set(&message, "id", &upload.id.clone().into());
+            set(
+                &message,
+                "revoke_token",
+                &upload.revoke_token.clone().into(),
+            );
+        }
+        None => {
+            let blob = new_blob(&sink.blobs, "application/octet-stream")?;
+            set(&message, "sealed", &blob);
+        }
+    }
+    post(&message, &Array::new());
     Ok(())
 }
 
-fn open(request: &JsValue) -> Result<(), Failure> {
-    let sealed = Uint8Array::new(&get(request, "sealed")).to_vec();
+/// Where ciphertext comes from when opening: a download read as a stream, or a Blob.
+enum Source {
+    Stream(web_sys::ReadableStreamDefaultReader),
+    Blob {
+        blob: Blob,
+        reader: web_sys::FileReaderSync,
+        at: f64,
+    },
+}
+
+impl Source {
+    /// The next piece of ciphertext, or `None` at the end.
+    async fn next(&mut self) -> Result<Option<Vec<u8>>, Failure> {
+        match self {
+            Self::Stream(reader) => {
+                let read = JsFuture::from(reader.read())
+                    .await
+                    .map_err(|_| Failure::network())?;
+                if get(&read, "done").as_bool().unwrap_or(true) {
+                    return Ok(None);
+                }
+                Ok(Some(Uint8Array::new(&get(&read, "value")).to_vec()))
+            }
+            Self::Blob { blob, reader, at } => {
+                if *at >= blob.size() {
+                    return Ok(None);
+                }
+                let end = (*at + SLICE as f64).min(blob.size());
+                let mut buf = Vec::new();
+                read_slice(reader, blob, *at, end, &mut buf)?;
+                *at = end;
+                Ok(Some(buf))
+            }
+        }
+    }
+}
+
+/// Opens the ciphertext from `source` (of `total` bytes, if known).
+async fn open(request: &JsValue) -> Result<(), Failure> {
     let fragment = get(request, "fragment").as_string().unwrap_or_default();
     let key = LinkKey::parse(&fragment).map_err(|_| {
         Failure::new(
@@ -210,82 +687,289 @@ fn open(request: &JsValue) -> Result<(), Failure> {
             "This link is incomplete: the part after # that holds the key is missing or damaged.",
         )
     })?;
-    let (header, header_len) = Header::parse(&sealed).map_err(|e| {
-        Failure::new(
-            "not_medseal",
-            format!("This is not a readable MedSeal record ({e})."),
+    let given = get(request, "sealed");
+    let downloading = given.is_undefined() || given.is_null();
+    let (mut source, total) = if downloading {
+        let id = get(request, "id").as_string().unwrap_or_default();
+        progress("Downloading", 0.0);
+        let init = web_sys::RequestInit::new();
+        init.set_method("GET");
+        let response = fetch(&format!("/api/shares/{id}"), &init).await?;
+        if !response.ok() {
+            return Err(server_failure(&response).await);
+        }
+        let total = response
+            .headers()
+            .get("Content-Length")
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse::<u64>().ok());
+        let body = response.body().ok_or_else(Failure::network)?;
+        let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+        (Source::Stream(reader), total)
+    } else {
+        let blob: Blob = if given.is_instance_of::<Blob>() {
+            given.unchecked_into()
+        } else {
+            new_blob(&Array::of1(&given), "")?
+        };
+        let total = blob.size() as u64;
+        let reader = file_reader()?;
+        (
+            Source::Blob {
+                blob,
+                reader,
+                at: 0.0,
+            },
+            Some(total),
         )
-    })?;
+    };
+    let stage = if downloading {
+        "Downloading and decrypting"
+    } else {
+        "Decrypting"
+    };
+    let report = |received: u64| {
+        if let Some(total) = total {
+            progress(stage, received as f64 / total.max(1) as f64);
+        }
+    };
+
+    // The header first: at most 32 KiB at the start.
+    let mut pending: Vec<u8> = Vec::new();
+    let mut received = 0u64;
+    let (header, header_len) = loop {
+        match Header::parse_prefix(&pending) {
+            Ok(Some(found)) => break found,
+            Ok(None) => {}
+            Err(e) => {
+                return Err(Failure::new(
+                    "not_medseal",
+                    format!("This is not a readable MedSeal record ({e})."),
+                ));
+            }
+        }
+        match source.next().await? {
+            Some(piece) => {
+                received += piece.len() as u64;
+                pending.extend_from_slice(&piece);
+            }
+            None => {
+                let e = Header::parse(&pending).err();
+                return Err(Failure::new(
+                    "not_medseal",
+                    format!(
+                        "This is not a readable MedSeal record ({}).",
+                        e.map(|e| e.to_string()).unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+    };
     let password = password_of(request);
     let identity = match (&password, header.needs_password()) {
         (_, false) => Identity::Link(&key),
         (Some(password), true) => Identity::Password(&key, password),
-        (None, true) => {
-            return Err(Failure::new(
-                "password_required",
-                "This record is protected by a password.",
-            ));
-        }
+        (None, true) => return need_password(source, pending, downloading).await,
     };
-    progress("Decrypting", 0.0);
-    let mut decryptor = PayloadDecryptor::new(&header, identity).map_err(|e| match e {
-        UnlockError::WrongPassword => Failure::new("wrong_password", "The password is wrong."),
-        UnlockError::HeaderAltered => Failure::new(
-            "tampered",
-            "The record could not be decrypted: its data was altered.",
-        ),
-        _ => Failure::new(
-            "wrong_key",
-            "The record could not be decrypted: the link's key is wrong or the data was altered.",
-        ),
-    })?;
-    let payload = &sealed[header_len..];
-    let mut content = Vec::with_capacity(payload.len());
-    let total = payload.len().max(1);
-    let tampered = |e: medseal_core::container::PayloadError| {
-        Failure::new(
-            "tampered",
-            format!(
-                "The record could not be decrypted: the data was altered or is incomplete ({e})."
-            ),
-        )
-    };
-    for (i, slice) in payload.chunks(SLICE).enumerate() {
-        content.extend(decryptor.push(slice).map_err(tampered)?);
-        progress(
-            "Decrypting",
-            ((i + 1) * SLICE).min(total) as f64 / total as f64,
-        );
-    }
-    content.extend(decryptor.finish().map_err(tampered)?);
-    let meta = decryptor.metadata().cloned().unwrap_or_default();
-    let files = if meta.media_type == PACK_MEDIA_TYPE && is_pack(&content) {
-        unpack(&content).map_err(|e| {
-            Failure::new(
+    let mut decryptor = PayloadDecryptor::<FastCipher>::with_cipher(&header, identity).map_err(
+        |e| match e {
+            UnlockError::WrongPassword => Failure::new("wrong_password", "The password is wrong."),
+            UnlockError::HeaderAltered => Failure::new(
                 "tampered",
-                format!("The shared files could not be read: {e}."),
-            )
-        })?
-    } else {
-        vec![(meta, content)]
+                "The record could not be decrypted: its data was altered.",
+            ),
+            _ => Failure::new(
+                "wrong_key",
+                "The record could not be decrypted: the link's key is wrong or the data was altered.",
+            ),
+        },
+    )?;
+    // WebCrypto opens chunks ahead when the chunk boundaries are known from the total length.
+    let web = match total {
+        Some(_) if wants_webcrypto(request) => WebAes::new(decryptor.cipher().key_bytes()).await,
+        _ => None,
     };
-    let list = Array::new();
-    let transfer = Array::new();
-    for (meta, data) in files {
-        let array = Uint8Array::from(data.as_slice());
-        let file = Object::new();
-        set(&file, "name", &meta.name.into());
-        set(&file, "type", &meta.media_type.into());
-        set(&file, "masked", &meta.masked.into());
-        set(&file, "data", &array);
-        transfer.push(&array.buffer());
-        list.push(&file);
+    let payload_total = total.map(|t| t.saturating_sub(header_len as u64));
+    let chunks = payload_total.map(|p| p.div_ceil(CHUNK_CT_SIZE as u64));
+    pending.drain(..header_len);
+
+    let mut output = Output::default();
+    let mut next_chunk = 0u64;
+    let mut ended = false;
+    loop {
+        // Open the whole chunks that are here, in batches, then feed them to the decryptor.
+        let mut end = pending.len();
+        if let (Some(web), Some(payload_total), Some(chunks)) = (&web, payload_total, chunks) {
+            let mut opening = Vec::new();
+            let mut at = 0usize;
+            while opening.len() < OPEN_BATCH && next_chunk < chunks {
+                let start = next_chunk * CHUNK_CT_SIZE as u64;
+                let len = (payload_total - start).min(CHUNK_CT_SIZE as u64) as usize;
+                if at + len > pending.len() {
+                    break;
+                }
+                let nonce = chunk_nonce(next_chunk, next_chunk + 1 == chunks);
+                if let Ok(promise) = web.open(&nonce, &pending[at..at + len]) {
+                    opening.push((nonce, JsFuture::from(promise)));
+                }
+                at += len;
+                next_chunk += 1;
+            }
+            for (nonce, opened) in opening {
+                if let Ok(buffer) = opened.await {
+                    decryptor
+                        .cipher()
+                        .preopened(nonce, Zeroizing::new(Uint8Array::new(&buffer).to_vec()));
+                }
+            }
+            if !ended && next_chunk < chunks {
+                end = at;
+            }
+        }
+        if end > 0 {
+            let content = decryptor.push(&pending[..end]).map_err(Failure::tampered)?;
+            output.add(&decryptor, &content)?;
+            pending.drain(..end);
+        }
+        if ended {
+            break;
+        }
+        if web.is_some() && !pending.is_empty() && pending.len() >= OPEN_BATCH * CHUNK_CT_SIZE {
+            // A whole batch is here: open it before reading more.
+            continue;
+        }
+        match source.next().await? {
+            Some(piece) => {
+                received += piece.len() as u64;
+                pending.extend_from_slice(&piece);
+                report(received);
+            }
+            None => ended = true,
+        }
     }
+    let content = decryptor.finish().map_err(Failure::tampered)?;
+    output.add(&decryptor, &content)?;
+    let meta = decryptor.metadata().cloned().unwrap_or_default();
+    let files = output.finish(meta)?;
     let message = Object::new();
     set(&message, "type", &"opened".into());
-    set(&message, "files", &list);
-    post(&message, &transfer);
+    set(&message, "files", &files);
+    post(&message, &Array::new());
     Ok(())
+}
+
+/// The record needs a password the page has not asked for yet: keep the downloaded ciphertext
+/// (a share's downloads are counted) and hand it to the page with the question.
+async fn need_password(
+    mut source: Source,
+    pending: Vec<u8>,
+    downloading: bool,
+) -> Result<(), Failure> {
+    let message = Object::new();
+    set(&message, "type", &"need_password".into());
+    if downloading {
+        let mut sink = Sink::new(None);
+        sink.add_bytes(&pending);
+        while let Some(piece) = source.next().await? {
+            sink.add_bytes(&piece);
+            sink.flush(false).await?;
+        }
+        sink.flush(true).await?;
+        let blob = new_blob(&sink.blobs, "application/octet-stream")?;
+        set(&message, "sealed", &blob);
+    }
+    post(&message, &Array::new());
+    Ok(())
+}
+
+/// Opened content: Blobs for one file (so a large file never sits in wasm memory), or bytes
+/// for a pack of several files, which is unpacked at the end.
+#[derive(Default)]
+struct Output {
+    sink: Option<Sink>,
+    packed: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl Output {
+    fn add(
+        &mut self,
+        decryptor: &PayloadDecryptor<FastCipher>,
+        content: &[u8],
+    ) -> Result<(), Failure> {
+        if self.sink.is_none() && self.packed.is_none() {
+            let Some(meta) = decryptor.metadata() else {
+                return Ok(());
+            };
+            if meta.media_type == PACK_MEDIA_TYPE {
+                self.packed = Some(Zeroizing::new(Vec::new()));
+            } else {
+                self.sink = Some(Sink::new(None));
+            }
+        }
+        if let Some(packed) = &mut self.packed {
+            packed.extend_from_slice(content);
+        }
+        if let Some(sink) = &mut self.sink {
+            sink.add_bytes(content);
+            if sink.pending_len >= BLOB_BATCH {
+                let blob = new_blob(&sink.pending, "")?;
+                sink.blobs.push(&blob);
+                sink.pending = Array::new();
+                sink.pending_len = 0.0;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, meta: FileMeta) -> Result<Array, Failure> {
+        let list = Array::new();
+        let entry = |meta: &FileMeta, blob: &Blob| {
+            let file = Object::new();
+            set(&file, "name", &meta.name.clone().into());
+            set(&file, "type", &meta.media_type.clone().into());
+            set(&file, "masked", &meta.masked.into());
+            set(&file, "size", &blob.size().into());
+            set(&file, "blob", blob);
+            file
+        };
+        if let Some(packed) = &self.packed {
+            if is_pack(packed) {
+                let files = unpack(packed).map_err(|e| {
+                    Failure::new(
+                        "tampered",
+                        format!("The shared files could not be read: {e}."),
+                    )
+                })?;
+                for (meta, data) in files {
+                    let blob = new_blob(
+                        &Array::of1(&Uint8Array::from(data.as_slice())),
+                        &meta.media_type,
+                    )?;
+                    list.push(&entry(&meta, &blob));
+                }
+                return Ok(list);
+            }
+            let blob = new_blob(
+                &Array::of1(&Uint8Array::from(packed.as_slice())),
+                &meta.media_type,
+            )?;
+            list.push(&entry(&meta, &blob));
+            return Ok(list);
+        }
+        let parts = Array::new();
+        if let Some(sink) = &self.sink {
+            for blob in sink.blobs.iter() {
+                parts.push(&blob);
+            }
+            for piece in sink.pending.iter() {
+                parts.push(&piece);
+            }
+        }
+        let blob = new_blob(&parts, &meta.media_type)?;
+        list.push(&entry(&meta, &blob));
+        Ok(list)
+    }
 }
 
 /// Masks every file under the Safe Harbor policy with a fresh pseudonym key, so the patient can

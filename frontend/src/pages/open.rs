@@ -1,11 +1,14 @@
-//! The doctor's page for a link: read the key from the fragment (and clear it), download the
-//! ciphertext, ask for the password if one was set, decrypt in the worker with progress, and
-//! show the record.
+//! The doctor's page for a link: read the key from the fragment (and clear it), then let the
+//! worker download the ciphertext as a stream and decrypt it as it arrives, into Blobs; ask for
+//! the password if one was set (the worker hands back the downloaded ciphertext, so it is not
+//! downloaded twice); show the record. Large files are offered for download from their Blob and
+//! never copied into the page's memory.
 
 use std::rc::Rc;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
 use crate::components::record_view::{OpenedFile, RecordView};
@@ -25,11 +28,16 @@ enum State {
     Failed(String),
 }
 
-/// What the page holds between steps: the key from the fragment and the downloaded ciphertext.
+/// Files up to this size are read into the page for the record viewer; larger ones are only
+/// offered for download, from their Blob.
+const VIEW_LIMIT: f64 = 32.0 * 1024.0 * 1024.0;
+
+/// What the page holds between steps: the key from the fragment and, for a password-protected
+/// record, the downloaded ciphertext (a Blob).
 #[derive(Default)]
 struct Held {
     fragment: String,
-    sealed: Option<Rc<Vec<u8>>>,
+    sealed: Option<web_sys::Blob>,
 }
 
 #[function_component(OpenPage)]
@@ -52,15 +60,9 @@ pub fn open_page(props: &Props) -> Html {
                             .into(),
                     ));
                 }
-                match api::download_share(&id).await {
-                    Ok(sealed) => {
-                        let sealed = Rc::new(sealed);
-                        held.borrow_mut().sealed = Some(sealed.clone());
-                        let fragment = held.borrow().fragment.clone();
-                        state.set(decrypt(&sealed, &fragment, "", &state).await);
-                    }
-                    Err(failure) => state.set(State::Failed(api::explain_share_failure(&failure))),
-                }
+                let fragment = held.borrow().fragment.clone();
+                let source = Source::Download(id);
+                state.set(decrypt(source, &fragment, "", &state, &held).await);
             });
         });
     }
@@ -79,12 +81,14 @@ pub fn open_page(props: &Props) -> Html {
             let (state, password) = (state.clone(), (*password).clone());
             let (sealed, fragment) = (held.borrow().sealed.clone(), held.borrow().fragment.clone());
             let Some(sealed) = sealed else { return };
+            let held = held.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 state.set(State::Working {
                     what: "Decrypting".into(),
                     fraction: 0.0,
                 });
-                state.set(decrypt(&sealed, &fragment, &password, &state).await);
+                let source = Source::Sealed(sealed);
+                state.set(decrypt(source, &fragment, &password, &state, &held).await);
             });
         })
     };
@@ -135,15 +139,27 @@ fn get(object: &JsValue, key: &str) -> JsValue {
     Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
+/// Where the worker gets the ciphertext.
+enum Source {
+    /// Downloads `/api/shares/{id}` itself, as a stream.
+    Download(String),
+    /// Ciphertext downloaded before (a password-protected record).
+    Sealed(web_sys::Blob),
+}
+
 async fn decrypt(
-    sealed: &[u8],
+    source: Source,
     fragment: &str,
     password: &str,
     state: &UseStateHandle<State>,
+    held: &Rc<std::cell::RefCell<Held>>,
 ) -> State {
     let request = Object::new();
     set(&request, "op", &"open".into());
-    set(&request, "sealed", &Uint8Array::from(sealed));
+    match &source {
+        Source::Download(id) => set(&request, "id", &id.clone().into()),
+        Source::Sealed(blob) => set(&request, "sealed", blob),
+    }
     set(&request, "fragment", &fragment.into());
     set(&request, "password", &password.into());
     let on_progress = {
@@ -151,28 +167,49 @@ async fn decrypt(
         move |what: String, fraction: f64| state.set(State::Working { what, fraction })
     };
     match worker::run(&request, &Array::new(), on_progress, &Canceller::default()).await {
+        Ok(answer) if get(&answer, "type").as_string().as_deref() == Some("need_password") => {
+            let sealed = get(&answer, "sealed");
+            if sealed.is_instance_of::<web_sys::Blob>() {
+                held.borrow_mut().sealed = Some(sealed.unchecked_into());
+            } else if let Source::Sealed(blob) = source {
+                held.borrow_mut().sealed = Some(blob);
+            }
+            State::NeedPassword { wrong: false }
+        }
         Ok(answer) => {
-            let files = Array::from(&get(&answer, "files"))
-                .iter()
-                .map(|f| {
-                    let name = get(&f, "name").as_string().unwrap_or_default();
-                    let media_type = get(&f, "type").as_string().unwrap_or_default();
-                    let data = Uint8Array::new(&get(&f, "data")).to_vec();
-                    let url = browser::object_url(&data, &media_type).unwrap_or_default();
-                    OpenedFile {
-                        name,
-                        media_type,
-                        masked: get(&f, "masked").as_bool().unwrap_or(false),
-                        data: Rc::new(data),
-                        url,
+            let mut files = Vec::new();
+            for f in Array::from(&get(&answer, "files")).iter() {
+                let name = get(&f, "name").as_string().unwrap_or_default();
+                let media_type = get(&f, "type").as_string().unwrap_or_default();
+                let blob: web_sys::Blob = get(&f, "blob").unchecked_into();
+                let url = web_sys::Url::create_object_url_with_blob(&blob).unwrap_or_default();
+                let data = if blob.size() <= VIEW_LIMIT {
+                    match JsFuture::from(blob.array_buffer()).await {
+                        Ok(buffer) => Uint8Array::new(&buffer).to_vec(),
+                        Err(_) => Vec::new(),
                     }
-                })
-                .collect();
+                } else {
+                    Vec::new()
+                };
+                files.push(OpenedFile {
+                    name,
+                    media_type,
+                    masked: get(&f, "masked").as_bool().unwrap_or(false),
+                    data: Rc::new(data),
+                    url,
+                });
+            }
             State::Opened(files)
         }
         Err(failure) => match failure.code.as_str() {
             "password_required" => State::NeedPassword { wrong: false },
             "wrong_password" => State::NeedPassword { wrong: true },
+            "not_found" | "bad_id" | "expired" | "used_up" | "revoked" => {
+                State::Failed(api::explain_share_failure(&api::ApiFailure {
+                    code: failure.code,
+                    message: failure.message,
+                }))
+            }
             _ => State::Failed(failure.message),
         },
     }

@@ -8,9 +8,9 @@ use js_sys::{Array, Object, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use yew::prelude::*;
 
+use crate::browser;
 use crate::components::qr::QrCodeView;
 use crate::worker::{self, Canceller};
-use crate::{api, browser};
 
 /// Expiry choices offered to the patient, in seconds (DESIGN.md: 1 hour to 30 days).
 const EXPIRIES: &[(u64, &str)] = &[
@@ -417,6 +417,8 @@ async fn mask_files(files: &[web_sys::File]) -> Result<Preview, String> {
     Ok(Preview::Ready { files, policy })
 }
 
+/// Seals and uploads in the worker: it reads the file in slices, seals chunk by chunk and sends
+/// each part as soon as it is ready, so neither the page nor the worker holds the whole file.
 async fn share(
     entries: Array,
     password: &str,
@@ -430,6 +432,10 @@ async fn share(
     set(&request, "op", &"seal".into());
     set(&request, "files", &entries);
     set(&request, "password", &password.into());
+    let upload = Object::new();
+    set(&upload, "expires_in", &(expires_in as f64).into());
+    set(&upload, "max_downloads", &max_downloads.into());
+    set(&request, "upload", &upload);
     let on_progress = {
         let stage = stage.clone();
         move |what: String, fraction: f64| stage.set(Stage::Working { what, fraction })
@@ -437,23 +443,15 @@ async fn share(
     let sealed = worker::run(&request, &Array::new(), on_progress, canceller)
         .await
         .map_err(|f| f.message)?;
+    if cancelled.get() {
+        return Err("Cancelled.".into());
+    }
     let fragment = get(&sealed, "fragment").as_string().unwrap_or_default();
-    let bytes = Uint8Array::new(&get(&sealed, "sealed")).to_vec();
-    let progress = {
-        let stage = stage.clone();
-        move |fraction| {
-            stage.set(Stage::Working {
-                what: "Uploading".into(),
-                fraction,
-            })
-        }
-    };
-    let upload = api::upload_share(&bytes, expires_in, max_downloads, progress, cancelled)
-        .await
-        .map_err(|failure| failure.message)?;
+    let id = get(&sealed, "id").as_string().unwrap_or_default();
+    let revoke_token = get(&sealed, "revoke_token").as_string().unwrap_or_default();
     let origin = browser::origin();
     Ok(Stage::Done {
-        link: format!("{origin}/s/{}#{fragment}", upload.id),
-        revoke_link: format!("{origin}/revoke/{}#{}", upload.id, upload.revoke_token),
+        link: format!("{origin}/s/{id}#{fragment}"),
+        revoke_link: format!("{origin}/revoke/{id}#{revoke_token}"),
     })
 }
