@@ -1,8 +1,15 @@
 //! The OpenAPI 3 description, generated from the handlers' annotations so it cannot drift.
 
 use axum::Json;
+use axum::extract::State;
 use utoipa::OpenApi;
+use utoipa::openapi::header::Header;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+use crate::AppState;
 
 use crate::handlers::{self, keys, ops, shares, studies};
 
@@ -27,6 +34,119 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// The errors every operation can give, added to each so that the document lists every status
+/// a client can receive: 429 and 500 on every `/api` operation (the rate limiter and storage
+/// failures), 400 `bad_id`/`bad_request` on every operation with a path parameter (malformed
+/// identifiers and URL encodings). Path parameters also get their exact shapes.
+struct CommonErrors;
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+fn add_error(op: &mut Operation, status: u16, description: &str) {
+    op.responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| error_response(description));
+}
+
+/// The schema of a path parameter, by name.
+fn path_parameter_schema(name: &str) -> Option<utoipa::openapi::Schema> {
+    let string = ObjectBuilder::new().schema_type(Type::String);
+    let schema = match name {
+        "id" | "sid" | "cid" => string
+            .pattern(Some("^[A-Za-z0-9_-]{22}$"))
+            .min_length(Some(22))
+            .max_length(Some(22))
+            .description(Some("128-bit identifier: 22 base64url characters")),
+        "fingerprint" => string
+            .pattern(Some("^([A-Za-z0-9_-]{43}|[0-9a-fA-F]{64})$"))
+            .min_length(Some(43))
+            .max_length(Some(64))
+            .description(Some(
+                "SHA-256 of the DER SubjectPublicKeyInfo: base64url (43) or hex (64)",
+            )),
+        _ => return None,
+    };
+    Some(schema.build().into())
+}
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            let is_api = path.starts_with("/api/");
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.head,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                // Handlers of shares and studies share names (`create`, `put_part`, ...), and
+                // operation ids must be unique: prefix them with the tag.
+                if let (Some(tag), Some(id)) = (
+                    op.tags.as_ref().and_then(|t| t.first()),
+                    op.operation_id.as_mut(),
+                ) {
+                    if !id.starts_with(tag.as_str()) {
+                        *id = format!("{tag}_{id}");
+                    }
+                }
+                let mut has_path_params = false;
+                for param in op.parameters.iter_mut().flatten() {
+                    if param.parameter_in == ParameterIn::Path {
+                        has_path_params = true;
+                        if let Some(schema) = path_parameter_schema(&param.name) {
+                            param.schema = Some(schema.into());
+                        }
+                    }
+                }
+                if has_path_params {
+                    add_error(
+                        op,
+                        400,
+                        "`bad_id`: a malformed identifier or path; or as documented",
+                    );
+                }
+                if is_api {
+                    let limited = ResponseBuilder::new()
+                        .description("`rate_limited`: too many requests from this client")
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .header(
+                            "Retry-After",
+                            Header::new(ObjectBuilder::new().schema_type(Type::Integer)),
+                        )
+                        .build();
+                    op.responses
+                        .responses
+                        .entry("429".into())
+                        .or_insert_with(|| limited.into());
+                    add_error(op, 500, "`internal`: the server or its storage failed");
+                }
+            }
+        }
+    }
+}
+
 /// The API description.
 #[derive(OpenApi)]
 #[openapi(
@@ -44,13 +164,66 @@ impl utoipa::Modify for BearerAuth {
         studies::StudyCreated, studies::CreateContribution, studies::ContributionCreated,
         studies::ContributionInfo, ops::Health,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonErrors),
 )]
 pub struct ApiDoc;
+
+/// The API description with this server's bounds on request fields (sizes, expiry, download
+/// limits), so that clients and fuzzers know what will be accepted.
+#[must_use]
+pub fn document(settings: &crate::settings::Settings) -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let bounds: [(&str, &str, u64, u64); 5] = [
+        ("CreateShare", "size", 0, settings.max_object_size),
+        (
+            "CreateShare",
+            "expires_in",
+            settings.min_expiry,
+            settings.max_expiry,
+        ),
+        (
+            "CreateShare",
+            "max_downloads",
+            1,
+            u64::from(settings.max_downloads),
+        ),
+        ("CreateContribution", "size", 0, settings.max_object_size),
+        ("PartStored", "size", 0, settings.part_size),
+    ];
+    // Links tell clients and fuzzers how an upload proceeds: parts, status, completion and
+    // download of the share just created, with its upload and revoke tokens.
+    let share = "$response.body#/id";
+    let upload = "Bearer {$response.body#/upload_token}";
+    let revoke = "Bearer {$response.body#/revoke_token}";
+    let links = serde_json::json!({
+        "PutFirstPart": {"operationId": "shares_put_part", "parameters": {
+            "id": share, "index": 0, "header.Authorization": upload}},
+        "UploadStatus": {"operationId": "shares_status", "parameters": {
+            "id": share, "header.Authorization": upload}},
+        "Complete": {"operationId": "shares_complete", "parameters": {
+            "id": share, "header.Authorization": upload}},
+        "Download": {"operationId": "shares_download", "parameters": {"id": share}},
+        "Revoke": {"operationId": "shares_revoke", "parameters": {
+            "id": share, "header.Authorization": revoke}},
+    });
+    if let Some(serde_json::Value::Object(created)) =
+        doc.pointer_mut("/paths/~1api~1shares/post/responses/201")
+    {
+        created.insert("links".into(), links);
+    }
+    for (schema, field, min, max) in bounds {
+        let pointer = format!("/components/schemas/{schema}/properties/{field}");
+        if let Some(serde_json::Value::Object(property)) = doc.pointer_mut(&pointer) {
+            property.insert("minimum".into(), min.into());
+            property.insert("maximum".into(), max.into());
+        }
+    }
+    doc
+}
 
 /// `GET /api/openapi.json`.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "ops",
     responses((status = 200, content_type = "application/json", body = Object)))]
-pub async fn serve() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn serve(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(document(&state.settings))
 }

@@ -35,7 +35,8 @@ pub struct Settings {
     pub max_object_size: u64,
 
     /// Size of every upload part except the last, in bytes. It is also the largest part body.
-    #[arg(long, env = "MEDSEAL_PART_SIZE", default_value_t = 4 * 1024 * 1024)]
+    #[arg(long, env = "MEDSEAL_PART_SIZE", default_value_t = 4 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub part_size: u64,
 
     /// Largest JSON or key request body in bytes.

@@ -102,7 +102,8 @@ pub fn key_key(fingerprint: &Fingerprint) -> ApiResult<Key> {
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
                  description = "SubjectPublicKeyInfo in DER, or PEM `-----BEGIN PUBLIC KEY-----`"),
     responses((status = 201, body = KeyPublished), (status = 200, body = KeyPublished, description = "already published"),
-              (status = 400, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody)))]
+              (status = 400, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody),
+              (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn publish(
     State(state): State<AppState>,

@@ -17,9 +17,9 @@ pub struct Health {
     pub storage: &'static str,
 }
 
-/// `GET /healthz`: 200 if storage answers, 503 otherwise.
+/// `GET /healthz`: 200 if storage answers, 500 `internal` otherwise.
 #[utoipa::path(get, path = "/healthz", tag = "ops",
-    responses((status = 200, body = Health), (status = 503, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Health), (status = 500, body = crate::openapi::ErrorBody)))]
 pub async fn healthz(State(state): State<AppState>) -> Response {
     let probe = crate::storage::Key::new(&["healthz"]);
     let ok = match probe {

@@ -65,8 +65,8 @@ pub(crate) fn check_new_upload(state: &AppState, size: u64) -> ApiResult<()> {
 /// `POST /api/shares`.
 #[utoipa::path(post, path = "/api/shares", tag = "shares",
     request_body = CreateShare,
-    responses((status = 201, body = ShareCreated), (status = 400, body = crate::openapi::ErrorBody),
-              (status = 413, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = ShareCreated),
+              (status = 400, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn create(
     State(state): State<AppState>,
@@ -125,9 +125,9 @@ pub async fn create(
     params(("id" = String, Path), ("index" = u64, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     security(("bearer" = [])),
-    responses((status = 200, body = PartStored), (status = 400, body = crate::openapi::ErrorBody),
-              (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody),
-              (status = 409, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = PartStored),
+              (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+              (status = 409, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn put_part(
     State(state): State<AppState>,
@@ -144,7 +144,8 @@ pub async fn put_part(
 /// `GET /api/shares/{id}/upload`.
 #[utoipa::path(get, path = "/api/shares/{id}/upload", tag = "shares",
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = UploadStatus), (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = UploadStatus),
+              (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn status(
     State(state): State<AppState>,
@@ -158,7 +159,9 @@ pub async fn status(
 /// `POST /api/shares/{id}/complete`.
 #[utoipa::path(post, path = "/api/shares/{id}/complete", tag = "shares",
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Completed), (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Completed),
+              (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+              (status = 409, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn complete(
     State(state): State<AppState>,
@@ -192,8 +195,9 @@ pub async fn download(
 /// `DELETE /api/shares/{id}` with the revoke token.
 #[utoipa::path(delete, path = "/api/shares/{id}", tag = "shares",
     params(("id" = String, Path)), security(("bearer" = [])),
-    responses((status = 204), (status = 403, body = crate::openapi::ErrorBody),
-              (status = 404, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody)))]
+    responses((status = 204),
+              (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+              (status = 410, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn revoke(
     State(state): State<AppState>,

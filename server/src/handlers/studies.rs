@@ -137,8 +137,8 @@ async fn load_for_admin(state: &AppState, sid: &str, headers: &HeaderMap) -> Api
 /// `POST /api/studies`: stores a signed study description after verifying its signature with
 /// the published key it names.
 #[utoipa::path(post, path = "/api/studies", tag = "studies", request_body = SignedStudy,
-    responses((status = 201, body = StudyCreated), (status = 400, body = crate::openapi::ErrorBody),
-              (status = 422, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = StudyCreated),
+              (status = 400, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn create(
     State(state): State<AppState>,
@@ -251,8 +251,9 @@ pub async fn fetch(State(state): State<AppState>, Path(sid): Path<String>) -> Ap
 /// `POST /api/studies/{sid}/contributions`: starts an anonymous contribution upload.
 #[utoipa::path(post, path = "/api/studies/{sid}/contributions", tag = "studies",
     params(("sid" = String, Path)), request_body = CreateContribution,
-    responses((status = 201, body = ContributionCreated), (status = 410, body = crate::openapi::ErrorBody),
-              (status = 413, body = crate::openapi::ErrorBody)))]
+    responses((status = 201, body = ContributionCreated),
+              (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody),
+              (status = 413, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn contribute(
     State(state): State<AppState>,
@@ -300,7 +301,10 @@ pub async fn contribute(
 #[utoipa::path(put, path = "/api/studies/{sid}/contributions/{cid}/parts/{index}", tag = "studies",
     params(("sid" = String, Path), ("cid" = String, Path), ("index" = u64, Path)),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    security(("bearer" = [])), responses((status = 200, body = PartStored)))]
+    security(("bearer" = [])),
+    responses((status = 200, body = PartStored),
+              (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+              (status = 409, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn put_part(
     State(state): State<AppState>,
@@ -317,7 +321,8 @@ pub async fn put_part(
 /// `GET /api/studies/{sid}/contributions/{cid}/upload`.
 #[utoipa::path(get, path = "/api/studies/{sid}/contributions/{cid}/upload", tag = "studies",
     params(("sid" = String, Path), ("cid" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = UploadStatus)))]
+    responses((status = 200, body = UploadStatus),
+              (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn status(
     State(state): State<AppState>,
@@ -331,7 +336,9 @@ pub async fn status(
 /// `POST /api/studies/{sid}/contributions/{cid}/complete`.
 #[utoipa::path(post, path = "/api/studies/{sid}/contributions/{cid}/complete", tag = "studies",
     params(("sid" = String, Path), ("cid" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Completed), (status = 409, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Completed),
+              (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+              (status = 409, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn complete(
     State(state): State<AppState>,
@@ -347,7 +354,9 @@ pub async fn complete(
 /// `DELETE /api/studies/{sid}/contributions/{cid}` with the withdraw token.
 #[utoipa::path(delete, path = "/api/studies/{sid}/contributions/{cid}", tag = "studies",
     params(("sid" = String, Path), ("cid" = String, Path)), security(("bearer" = [])),
-    responses((status = 204), (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 204),
+              (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+              (status = 410, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn withdraw(
     State(state): State<AppState>,
@@ -394,7 +403,8 @@ async fn complete_contributions(state: &AppState, sid: &str) -> ApiResult<Vec<(O
 /// `GET /api/studies/{sid}/contributions` with the admin token.
 #[utoipa::path(get, path = "/api/studies/{sid}/contributions", tag = "studies",
     params(("sid" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, body = Vec<ContributionInfo>), (status = 403, body = crate::openapi::ErrorBody)))]
+    responses((status = 200, body = Vec<ContributionInfo>),
+              (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn list(
     State(state): State<AppState>,
@@ -417,9 +427,12 @@ pub async fn list(
 
 /// `GET /api/studies/{sid}/contributions/{cid}` with the admin token: one contribution.
 #[utoipa::path(get, path = "/api/studies/{sid}/contributions/{cid}", tag = "studies",
-    params(("sid" = String, Path), ("cid" = String, Path)), security(("bearer" = [])),
+    params(("sid" = String, Path), ("cid" = String, Path), ("Range" = Option<String>, Header)),
+    security(("bearer" = [])),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+              (status = 206, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+              (status = 410, body = crate::openapi::ErrorBody), (status = 416, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn download(
     State(state): State<AppState>,
@@ -442,7 +455,7 @@ pub const BUNDLE_MAGIC: &[u8; 16] = b"MEDSEAL-BUNDLE1\n";
 #[utoipa::path(get, path = "/api/studies/{sid}/bundle", tag = "studies",
     params(("sid" = String, Path)), security(("bearer" = [])),
     responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
-              (status = 403, body = crate::openapi::ErrorBody)))]
+              (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn bundle(
     State(state): State<AppState>,

@@ -3,6 +3,7 @@
 //! - `handlers`: the API called without a socket;
 //! - `studies`: keys, studies, contributions and bundles;
 //! - `http`: a real listener on port 0;
+//! - `openapi`: the OpenAPI document against real answers (schemathesis regressions);
 //! - `s3`: the S3 backend against s3s-fs, two replicas on one bucket;
 //! - `crash`: SIGKILL during uploads, then restart;
 //! - `load`: many concurrent uploads and downloads (MEDSEAL_LOAD_MB sets the size).
@@ -11,6 +12,7 @@ mod crash;
 mod handlers;
 mod http;
 mod load;
+mod openapi;
 mod s3;
 mod studies;
 mod support;

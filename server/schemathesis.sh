@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Fuzzes medseal-server's HTTP API with schemathesis (https://schemathesis.io), driven by the
+# server's own OpenAPI document (/api/openapi.json). It checks that no request gets a 5xx and
+# that every response conforms to the document: documented status code, content type and body
+# schema. Exits non-zero on any finding.
+#
+#   server/schemathesis.sh                       # the run recorded in server/API.md
+#   server/schemathesis.sh --max-examples 500    # extra arguments go to `schemathesis run`
+#
+# Environment: SCHEMATHESIS (a schemathesis executable to use), SCHEMATHESIS_VERSION (what to
+# install when none is found, default below), MEDSEAL_SCHEMATHESIS_VENV (where to install it),
+# MEDSEAL_SCHEMATHESIS_SEED (default 1), CARGO_TARGET_DIR (as for cargo).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+version=${SCHEMATHESIS_VERSION:-4.32.5}
+venv=${MEDSEAL_SCHEMATHESIS_VENV:-$HOME/.cache/medseal/schemathesis-venv}
+seed=${MEDSEAL_SCHEMATHESIS_SEED:-1}
+
+# 1. schemathesis: the one given, the one on PATH, or install it into a virtual environment.
+st=${SCHEMATHESIS:-}
+if [[ -z $st ]]; then
+    if command -v schemathesis >/dev/null 2>&1; then
+        st=$(command -v schemathesis)
+    elif [[ -x $venv/bin/schemathesis ]]; then
+        st=$venv/bin/schemathesis
+    else
+        echo "schemathesis.sh: installing schemathesis==$version into $venv" >&2
+        python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install --quiet "schemathesis==$version"
+        st=$venv/bin/schemathesis
+    fi
+fi
+echo "schemathesis.sh: using $("$st" --version)" >&2
+
+# 2. The server, built in the usual target folder.
+cargo build --quiet -p medseal-server
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+server=$target_dir/debug/medseal-server
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    if [[ -n $server_pid ]]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+static=$root/dist
+if [[ ! -f $static/index.html ]]; then
+    # The app is not built: a stand-in page is enough, the API is what is fuzzed.
+    static=$work/static
+    mkdir -p "$static"
+    printf '<!doctype html><title>MedSeal</title>\n' >"$static/index.html"
+fi
+
+# Port 0: the system picks a free port, which the server prints. The rate limit is raised so
+# that the fuzzer is not throttled; small objects and parts let generated bodies fit a part.
+"$server" --listen 127.0.0.1:0 --data-dir "$work/data" --static-dir "$static" \
+    --rate-limit 1000000 --rate-burst 1000000 \
+    --max-object-size 65536 --part-size 16 \
+    --log warn >"$work/stdout" 2>"$work/stderr" &
+server_pid=$!
+url=
+for _ in $(seq 1 300); do
+    url=$(sed -n 's/^MedSeal listening on \(http:[^ ]*\)$/\1/p' "$work/stdout")
+    [[ -n $url ]] && break
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        echo "schemathesis.sh: the server exited:" >&2
+        cat "$work/stderr" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+if [[ -z $url ]]; then
+    echo "schemathesis.sh: the server did not start" >&2
+    exit 1
+fi
+echo "schemathesis.sh: server at $url, data in $work/data" >&2
+
+# 3. The fuzz run. Any failure (5xx or non-conforming response) makes this exit non-zero.
+status=0
+"$st" run "$url/api/openapi.json" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --workers 2 --seed "$seed" --no-color \
+    "$@" || status=$?
+
+if grep -q "panicked" "$work/stderr"; then
+    echo "schemathesis.sh: the server panicked:" >&2
+    grep -A5 "panicked" "$work/stderr" >&2
+    status=1
+fi
+exit "$status"
