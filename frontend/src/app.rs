@@ -3,6 +3,10 @@
 
 use yew::prelude::*;
 
+use crate::pages::{
+    contribute::ContributePage, keys::KeysPage, study_admin::StudyAdminPage,
+    study_new::StudyNewPage, withdraw::WithdrawPage,
+};
 use crate::pages::{open::OpenPage, revoke::RevokePage, share::SharePage};
 
 /// The pages of the app, parsed from `location.pathname`.
@@ -14,6 +18,16 @@ pub enum Route {
     Open { id: String },
     /// `/revoke/{id}`: the patient's private page that deletes a share.
     Revoke { id: String },
+    /// `/keys`: the key manager.
+    Keys,
+    /// `/study/new`: a researcher creates a study.
+    StudyNew,
+    /// `/study/{id}`: the researcher's study page (admin token in the fragment).
+    StudyAdmin { id: String },
+    /// `/c/{id}`: a patient contributes (key fingerprint in the fragment).
+    Contribute { id: String },
+    /// `/withdraw/{study}/{id}`: a patient withdraws a contribution (token in the fragment).
+    Withdraw { study: String, id: String },
     /// Anything else.
     NotFound,
 }
@@ -31,6 +45,22 @@ impl Route {
             ["revoke", id] if medseal_core::id::is_object_id(id) => Self::Revoke {
                 id: (*id).to_owned(),
             },
+            ["keys"] => Self::Keys,
+            ["study", "new"] => Self::StudyNew,
+            ["study", id] if medseal_core::id::is_object_id(id) => Self::StudyAdmin {
+                id: (*id).to_owned(),
+            },
+            ["c", id] if medseal_core::id::is_object_id(id) => Self::Contribute {
+                id: (*id).to_owned(),
+            },
+            ["withdraw", study, id]
+                if medseal_core::id::is_object_id(study) && medseal_core::id::is_object_id(id) =>
+            {
+                Self::Withdraw {
+                    study: (*study).to_owned(),
+                    id: (*id).to_owned(),
+                }
+            }
             _ => Self::NotFound,
         }
     }
@@ -43,6 +73,11 @@ pub fn app() -> Html {
         Route::Share => html! { <SharePage /> },
         Route::Open { id } => html! { <OpenPage {id} /> },
         Route::Revoke { id } => html! { <RevokePage {id} /> },
+        Route::Keys => html! { <KeysPage /> },
+        Route::StudyNew => html! { <StudyNewPage /> },
+        Route::StudyAdmin { id } => html! { <StudyAdminPage {id} /> },
+        Route::Contribute { id } => html! { <ContributePage {id} /> },
+        Route::Withdraw { study, id } => html! { <WithdrawPage {study} {id} /> },
         Route::NotFound => html! {
             <section>
                 <h1>{ "Page not found" }</h1>

@@ -3,10 +3,13 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod api_study;
 mod app;
 mod browser;
 mod components;
+mod idb;
 mod pages;
+mod study_ui;
 mod worker;
 
 fn main() {

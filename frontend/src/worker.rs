@@ -60,7 +60,18 @@ pub async fn run(
     on_progress: impl Fn(String, f64) + 'static,
     canceller: &Canceller,
 ) -> Result<JsValue, JobFailure> {
-    let worker = Worker::new(WORKER_URL).map_err(|_| JobFailure {
+    run_with(WORKER_URL, request, transfer, on_progress, canceller).await
+}
+
+/// As [`run`], with another worker script of the same protocol (such as the study worker).
+pub async fn run_with(
+    worker_url: &str,
+    request: &Object,
+    transfer: &Array,
+    on_progress: impl Fn(String, f64) + 'static,
+    canceller: &Canceller,
+) -> Result<JsValue, JobFailure> {
+    let worker = Worker::new(worker_url).map_err(|_| JobFailure {
         code: "worker".into(),
         message: "This browser could not start MedSeal's background worker.".into(),
     })?;

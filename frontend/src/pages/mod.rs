@@ -1,5 +1,10 @@
 //! One module per page of the app.
 
+pub mod contribute;
+pub mod keys;
 pub mod open;
 pub mod revoke;
 pub mod share;
+pub mod study_admin;
+pub mod study_new;
+pub mod withdraw;

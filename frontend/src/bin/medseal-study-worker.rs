@@ -1,0 +1,430 @@
+//! The Web Worker of keys and studies: RSA key generation, Argon2id key protection, study
+//! signing, masking for a study, sealing to an RSA key and decrypting a study bundle run here,
+//! so the page never freezes. Same protocol as `medseal-worker` (see `frontend/src/worker.rs`):
+//! the worker posts `{type: "ready"}`, the page posts one request, the worker posts
+//! `{type: "progress", stage, fraction}*` and then one answer or `{type: "error", code, message}`.
+//!
+//! - `{op: "keygen", passphrase, label, now}` -> `{type: "key", stored: string}`
+//! - `{op: "import", pem, passphrase, label, now}` -> `{type: "key", stored: string}`
+//! - `{op: "unlock", stored, passphrase}` -> `{type: "unlocked", pkcs8: Uint8Array, pem: string}`
+//! - `{op: "sign", pkcs8, description: string}` -> `{type: "signed", body: string}`
+//! - `{op: "mask", files: [{name, type, file | data}], policy: string, secret: Uint8Array,
+//!   study: string}` -> `{type: "masked", files: [{name, type, data, report: [string]}],
+//!   policy: [string], label: string}`
+//! - `{op: "seal_rsa", files: [{name, type, data, masked}], policy: string | null, spki}` ->
+//!   `{type: "sealed", sealed: Uint8Array}`
+//! - `{op: "open_rsa", pkcs8, sealed}` -> `{type: "opened", files: [{name, type, masked, data}]}`
+//! - `{op: "bundle", pkcs8, bundle: Uint8Array, study: string | null, k, now}` ->
+//!   `{type: "exported", zip: Uint8Array, report: string, contributions: number}`
+#![forbid(unsafe_code)]
+
+use js_sys::{Array, Object, Reflect, Uint8Array};
+use medseal_core::container::{Argon2Params, Encryptor, FileMeta, Recipient};
+use medseal_core::export::{Contribution, export, open_contribution};
+use medseal_core::keystore::{StoredKey, seal_key};
+use medseal_core::mask::{MaskOptions, mask_bytes_with};
+use medseal_core::pack::{PACK_MEDIA_TYPE, pack};
+use medseal_core::pki::{DEFAULT_RSA_BITS, PrivateKey, PublicKey};
+use medseal_core::study::{StudyPolicy, parse_bundle, study_pseudonym_key};
+use wasm_bindgen::prelude::*;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn set(object: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(object, &JsValue::from_str(key), value);
+}
+
+fn post(message: &Object, transfer: &Array) {
+    let _ = scope().post_message_with_transfer(message, transfer);
+}
+
+fn progress(stage: &str, fraction: f64) {
+    let message = Object::new();
+    set(&message, "type", &"progress".into());
+    set(&message, "stage", &stage.into());
+    set(&message, "fraction", &fraction.into());
+    post(&message, &Array::new());
+}
+
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+fn fail(code: &'static str, message: impl Into<String>) -> Failure {
+    Failure {
+        code,
+        message: message.into(),
+    }
+}
+
+fn text(request: &JsValue, key: &str) -> String {
+    get(request, key).as_string().unwrap_or_default()
+}
+
+fn bytes(request: &JsValue, key: &str) -> Vec<u8> {
+    let v = get(request, key);
+    if v.is_undefined() || v.is_null() {
+        return Vec::new();
+    }
+    Uint8Array::new(&v).to_vec()
+}
+
+fn main() {
+    let handler = Closure::<dyn Fn(MessageEvent)>::new(|event: MessageEvent| {
+        let data = event.data();
+        let result = match get(&data, "op").as_string().as_deref() {
+            Some("keygen") => keygen(&data),
+            Some("import") => import(&data),
+            Some("unlock") => unlock(&data),
+            Some("sign") => sign(&data),
+            Some("mask") => mask(&data),
+            Some("seal_rsa") => seal_rsa(&data),
+            Some("open_rsa") => open_rsa(&data),
+            Some("bundle") => bundle(&data),
+            _ => Err(fail("bad_request", "unknown worker request")),
+        };
+        if let Err(failure) = result {
+            let message = Object::new();
+            set(&message, "type", &"error".into());
+            set(&message, "code", &failure.code.into());
+            set(&message, "message", &failure.message.into());
+            post(&message, &Array::new());
+        }
+    });
+    scope().set_onmessage(Some(handler.as_ref().unchecked_ref()));
+    handler.forget();
+    let ready = Object::new();
+    set(&ready, "type", &"ready".into());
+    post(&ready, &Array::new());
+}
+
+fn now(request: &JsValue) -> u64 {
+    get(request, "now").as_f64().unwrap_or(0.0) as u64
+}
+
+fn store(key: &PrivateKey, request: &JsValue) -> Result<(), Failure> {
+    progress("Protecting the key with your passphrase", 0.6);
+    let stored = seal_key(
+        key,
+        &text(request, "passphrase"),
+        &text(request, "label"),
+        now(request),
+        Argon2Params::DEFAULT,
+    )
+    .map_err(|e| fail("passphrase", e.to_string()))?;
+    let json = serde_json::to_string(&stored).map_err(|e| fail("encode", e.to_string()))?;
+    let message = Object::new();
+    set(&message, "type", &"key".into());
+    set(&message, "stored", &json.into());
+    post(&message, &Array::new());
+    Ok(())
+}
+
+fn keygen(request: &JsValue) -> Result<(), Failure> {
+    if text(request, "passphrase").chars().count() < 8 {
+        return Err(fail(
+            "passphrase",
+            "Choose a passphrase of at least 8 characters.",
+        ));
+    }
+    progress("Generating an RSA-3072 key pair", 0.0);
+    let key = PrivateKey::generate(DEFAULT_RSA_BITS).map_err(|e| fail("keygen", e.to_string()))?;
+    store(&key, request)
+}
+
+fn import(request: &JsValue) -> Result<(), Failure> {
+    let key = PrivateKey::from_pem(&text(request, "pem")).map_err(|e| {
+        fail(
+            "bad_key",
+            format!("This file is not a MedSeal private key: {e}."),
+        )
+    })?;
+    store(&key, request)
+}
+
+fn unlock(request: &JsValue) -> Result<(), Failure> {
+    let stored: StoredKey = serde_json::from_str(&text(request, "stored"))
+        .map_err(|_| fail("bad_key", "The stored key is damaged."))?;
+    progress("Unlocking the key", 0.2);
+    let key = stored.unlock(&text(request, "passphrase")).map_err(|e| {
+        fail(
+            "wrong_passphrase",
+            format!("The key cannot be unlocked: {e}."),
+        )
+    })?;
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| fail("encode", e.to_string()))?;
+    let pem = key.to_pem().map_err(|e| fail("encode", e.to_string()))?;
+    let array = Uint8Array::from(der.as_slice());
+    let message = Object::new();
+    set(&message, "type", &"unlocked".into());
+    set(&message, "pkcs8", &array);
+    set(&message, "pem", &pem.as_str().into());
+    post(&message, &Array::new());
+    Ok(())
+}
+
+fn private_key(request: &JsValue) -> Result<PrivateKey, Failure> {
+    PrivateKey::from_pkcs8_der(&bytes(request, "pkcs8"))
+        .map_err(|_| fail("bad_key", "The private key is not usable."))
+}
+
+fn sign(request: &JsValue) -> Result<(), Failure> {
+    let key = private_key(request)?;
+    let description: medseal_core::study::StudyDescription =
+        serde_json::from_str(&text(request, "description"))
+            .map_err(|e| fail("invalid", e.to_string()))?;
+    progress("Signing", 0.5);
+    let signed = description
+        .sign(&key)
+        .map_err(|e| fail("invalid", format!("The study cannot be signed: {e}.")))?;
+    let body = serde_json::to_string(&signed).map_err(|e| fail("encode", e.to_string()))?;
+    let message = Object::new();
+    set(&message, "type", &"signed".into());
+    set(&message, "body", &body.into());
+    post(&message, &Array::new());
+    Ok(())
+}
+
+fn read_file(entry: &JsValue) -> Result<Vec<u8>, Failure> {
+    let file = get(entry, "file");
+    if file.is_undefined() {
+        return Ok(Uint8Array::new(&get(entry, "data")).to_vec());
+    }
+    let blob: web_sys::Blob = file.unchecked_into();
+    let reader = web_sys::FileReaderSync::new()
+        .map_err(|_| fail("read", "This browser cannot read files in the background."))?;
+    let buffer = reader.read_as_array_buffer(&blob).map_err(|_| {
+        fail(
+            "read",
+            format!("{} could not be read.", text(entry, "name")),
+        )
+    })?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+fn mask(request: &JsValue) -> Result<(), Failure> {
+    let choice: StudyPolicy = serde_json::from_str(&text(request, "policy"))
+        .map_err(|e| fail("policy", e.to_string()))?;
+    let policy = choice
+        .to_policy()
+        .map_err(|e| fail("policy", e.to_string()))?;
+    let key = study_pseudonym_key(&bytes(request, "secret"), &text(request, "study"))
+        .map_err(|e| fail("key", e.to_string()))?;
+    let today = js_sys::Date::new_0();
+    let options = MaskOptions {
+        as_of: Some((
+            today.get_utc_full_year() as i32,
+            today.get_utc_month() + 1,
+            today.get_utc_date(),
+        )),
+        format: None,
+    };
+    let files = Array::from(&get(request, "files"));
+    let list = Array::new();
+    let transfer = Array::new();
+    let count = files.length().max(1);
+    for (i, file) in files.iter().enumerate() {
+        let name = text(&file, "name");
+        let media_type = text(&file, "type");
+        let data = read_file(&file)?;
+        progress("Masking", i as f64 / f64::from(count));
+        let hint = if media_type.is_empty() {
+            name.clone()
+        } else {
+            media_type.clone()
+        };
+        let (masked, report) = mask_bytes_with(&data, Some(&hint), &policy, &key, &options)
+            .map_err(|e| {
+                fail(
+                    "mask",
+                    format!("{name} cannot be masked: {e}. Remove it to continue."),
+                )
+            })?;
+        let array = Uint8Array::from(masked.as_slice());
+        let out = Object::new();
+        set(&out, "name", &name.into());
+        set(&out, "type", &media_type.into());
+        set(&out, "data", &array);
+        let lines = Array::new();
+        for line in report.summary() {
+            lines.push(&line.into());
+        }
+        set(&out, "report", &lines);
+        transfer.push(&array.buffer());
+        list.push(&out);
+    }
+    let described = Array::new();
+    for line in policy.describe() {
+        described.push(&line.into());
+    }
+    let message = Object::new();
+    set(&message, "type", &"masked".into());
+    set(&message, "files", &list);
+    set(&message, "policy", &described);
+    set(
+        &message,
+        "label",
+        &format!("{}@{}", policy.name, policy.version).into(),
+    );
+    post(&message, &transfer);
+    Ok(())
+}
+
+fn seal_rsa(request: &JsValue) -> Result<(), Failure> {
+    let recipient = PublicKey::from_spki_der(&bytes(request, "spki")).map_err(|e| {
+        fail(
+            "bad_key",
+            format!("The recipient's key is not usable: {e}."),
+        )
+    })?;
+    let policy = get(request, "policy").as_string();
+    let created = Some((js_sys::Date::now() / 1000.0) as u64);
+    let mut files = Vec::new();
+    for file in Array::from(&get(request, "files")).iter() {
+        let masked = get(&file, "masked").as_bool().unwrap_or(false);
+        let meta = FileMeta {
+            name: text(&file, "name"),
+            media_type: text(&file, "type"),
+            kind: text(&file, "kind"),
+            masked,
+            policy: if masked { policy.clone() } else { None },
+            created,
+        };
+        files.push((meta, read_file(&file)?));
+    }
+    let (meta, content) = match files.as_slice() {
+        [] => return Err(fail("no_files", "Choose at least one file.")),
+        [(meta, data)] => (meta.clone(), data.clone()),
+        several => {
+            let refs: Vec<(FileMeta, &[u8])> = several
+                .iter()
+                .map(|(m, d)| (m.clone(), d.as_slice()))
+                .collect();
+            let meta = FileMeta {
+                name: format!("{} files", several.len()),
+                media_type: PACK_MEDIA_TYPE.into(),
+                kind: "files".into(),
+                masked: several.iter().all(|(m, _)| m.masked),
+                policy: policy.clone(),
+                created,
+            };
+            (meta, pack(&refs))
+        }
+    };
+    progress("Encrypting", 0.0);
+    let (mut encryptor, mut sealed) =
+        Encryptor::new(&[Recipient::Rsa(&recipient)], &meta, content.len() as u64)
+            .map_err(|e| fail("encrypt", format!("Encryption failed: {e}")))?;
+    let total = content.len().max(1);
+    for (i, slice) in content.chunks(1 << 20).enumerate() {
+        sealed.extend(
+            encryptor
+                .push(slice)
+                .map_err(|e| fail("encrypt", format!("Encryption failed: {e}")))?,
+        );
+        progress(
+            "Encrypting",
+            ((i + 1) << 20).min(total) as f64 / total as f64,
+        );
+    }
+    sealed.extend(
+        encryptor
+            .finish()
+            .map_err(|e| fail("encrypt", format!("Encryption failed: {e}")))?,
+    );
+    let array = Uint8Array::from(sealed.as_slice());
+    let message = Object::new();
+    set(&message, "type", &"sealed".into());
+    set(&message, "sealed", &array);
+    post(&message, &Array::of1(&array.buffer()));
+    Ok(())
+}
+
+fn open_rsa(request: &JsValue) -> Result<(), Failure> {
+    let key = private_key(request)?;
+    let sealed = bytes(request, "sealed");
+    progress("Decrypting", 0.1);
+    let item = medseal_core::study::BundleItem {
+        id: String::new(),
+        created_at: 0,
+        ciphertext: &sealed,
+    };
+    let opened = open_contribution(&item, &key).map_err(|e| match e {
+        medseal_core::export::OpenError::Decrypt { source, .. } => {
+            let code = source.code();
+            if code == "unlock.not_for_this_key" {
+                fail(
+                    "wrong_key",
+                    "This record was not sealed for your key: open it with the key it was shared to.",
+                )
+            } else {
+                fail(
+                    "tampered",
+                    format!("The record could not be decrypted ({code})."),
+                )
+            }
+        }
+        other => fail("tampered", other.to_string()),
+    })?;
+    let list = Array::new();
+    let transfer = Array::new();
+    for (meta, data) in opened.files {
+        let array = Uint8Array::from(data.as_slice());
+        let file = Object::new();
+        set(&file, "name", &meta.name.into());
+        set(&file, "type", &meta.media_type.into());
+        set(&file, "masked", &meta.masked.into());
+        set(&file, "data", &array);
+        transfer.push(&array.buffer());
+        list.push(&file);
+    }
+    let message = Object::new();
+    set(&message, "type", &"opened".into());
+    set(&message, "files", &list);
+    post(&message, &transfer);
+    Ok(())
+}
+
+fn bundle(request: &JsValue) -> Result<(), Failure> {
+    let key = private_key(request)?;
+    let data = bytes(request, "bundle");
+    let items = parse_bundle(&data)
+        .map_err(|e| fail("bundle", format!("The bundle cannot be read: {e}.")))?;
+    let total = items.len().max(1);
+    let mut contributions: Vec<Contribution> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        progress("Decrypting contributions", i as f64 / total as f64);
+        contributions
+            .push(open_contribution(item, &key).map_err(|e| fail("decrypt", e.to_string()))?);
+    }
+    progress("Building the export", 0.95);
+    let study: Option<serde_json::Value> = get(request, "study")
+        .as_string()
+        .and_then(|s| serde_json::from_str(&s).ok());
+    let k = get(request, "k").as_f64().unwrap_or(5.0) as u32;
+    let out = export(&contributions, study.as_ref(), k, now(request))
+        .map_err(|e| fail("export", e.to_string()))?;
+    let report = serde_json::to_string(&out.report).map_err(|e| fail("encode", e.to_string()))?;
+    let array = Uint8Array::from(out.zip.as_slice());
+    let message = Object::new();
+    set(&message, "type", &"exported".into());
+    set(&message, "zip", &array);
+    set(&message, "report", &report.into());
+    set(
+        &message,
+        "contributions",
+        &(contributions.len() as f64).into(),
+    );
+    post(&message, &Array::of1(&array.buffer()));
+    Ok(())
+}

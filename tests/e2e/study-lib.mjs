@@ -1,0 +1,139 @@
+// Helpers for the key manager and research study journeys (issue #7): drive the pages by their
+// data-testid attributes, read the export zip, and compute what the export must contain
+// independently of the app.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { repo } from './lib.mjs';
+
+export const fixtureDir = path.join(repo, 'core/tests/fixtures/synthea-r4');
+
+/** The fixture bundle whose name starts with `prefix`, with its identifiers file. */
+export function fixture(prefix) {
+  const name = readdirSync(fixtureDir).find((n) => n.startsWith(prefix) && n.endsWith('.json') && !n.endsWith('.identifiers.json'));
+  const file = path.join(fixtureDir, name);
+  return {
+    file,
+    bundle: JSON.parse(readFileSync(file, 'utf8')),
+    ids: JSON.parse(readFileSync(file.replace(/\.json$/, '.identifiers.json'), 'utf8')),
+  };
+}
+
+/** Creates a key pair on the key page and returns its fingerprint (base64url). */
+export async function createKey(page, baseUrl, { label = 'Research key', passphrase }) {
+  await page.goto(`${baseUrl}/keys`);
+  const before = await page.getByTestId('key-card').count();
+  await page.getByTestId('key-label').fill(label);
+  await page.getByTestId('key-passphrase').fill(passphrase);
+  await page.getByTestId('key-passphrase-confirm').fill(passphrase);
+  await page.getByTestId('create-key').click();
+  await page.getByTestId('key-card').nth(before).waitFor({ timeout: 180_000 });
+  return page.getByTestId('key-card').nth(before).getAttribute('data-fingerprint');
+}
+
+/** Unlocks the (first offered) key with its passphrase in a KeyUnlock form. */
+export async function unlockKey(page, passphrase, scope = page) {
+  await scope.getByTestId('unlock-passphrase').first().fill(passphrase);
+  await scope.getByTestId('unlock-button').first().click();
+}
+
+/** Creates and publishes a study; returns the contribution link and the admin link. */
+export async function createStudy(page, baseUrl, { passphrase, title, purpose, institution, contact, k = 5 }) {
+  await page.goto(`${baseUrl}/study/new`);
+  await unlockKey(page, passphrase);
+  await page.getByTestId('key-unlocked').waitFor({ timeout: 60_000 });
+  await page.getByTestId('study-title-input').fill(title);
+  await page.getByTestId('study-purpose-input').fill(purpose);
+  await page.getByTestId('study-institution-input').fill(institution);
+  await page.getByTestId('study-contact-input').fill(contact);
+  await page.getByTestId('study-k-input').fill(String(k));
+  await page.getByTestId('publish-study').click();
+  await page.getByTestId('contribution-link').waitFor({ timeout: 60_000 });
+  return {
+    contributionLink: await page.getByTestId('contribution-link').inputValue(),
+    adminLink: await page.getByTestId('admin-link').getAttribute('href'),
+  };
+}
+
+/** Contributes files through a contribution link; returns the withdraw link. */
+export async function contribute(page, link, files) {
+  await page.goto(link);
+  await page.getByTestId('study-verified').waitFor({ timeout: 60_000 });
+  await page.getByTestId('file-input').setInputFiles(files);
+  await page.getByTestId('masked-preview').first().waitFor({ timeout: 120_000 });
+  await page.getByTestId('consent').check();
+  await page.getByTestId('contribute-button').click();
+  const box = page.getByTestId('withdraw-link');
+  await box.waitFor({ timeout: 120_000 });
+  return box.inputValue();
+}
+
+/** The entries of a zip of stored (uncompressed) entries, as written by medseal-core. */
+export function readZip(bytes) {
+  const entries = new Map();
+  let at = 0;
+  while (bytes.readUInt32LE(at) === 0x04034b50) {
+    const method = bytes.readUInt16LE(at + 8);
+    if (method !== 0) throw new Error(`entry at ${at} is compressed (${method})`);
+    const size = bytes.readUInt32LE(at + 18);
+    const nameLen = bytes.readUInt16LE(at + 26);
+    const extra = bytes.readUInt16LE(at + 28);
+    const name = bytes.subarray(at + 30, at + 30 + nameLen).toString('utf8');
+    const start = at + 30 + nameLen + extra;
+    entries.set(name, bytes.subarray(start, start + size));
+    at = start + size;
+  }
+  return entries;
+}
+
+const LOW_POPULATION_ZIP3 = ['036', '059', '063', '102', '203', '556', '692', '790', '821', '823', '830', '831', '878', '879', '884', '890', '893'];
+
+/** Birth year, sex and ZIP prefix of a fixture's patient, computed from the original record. */
+export function quasiIdentifiers(f) {
+  const patient = f.bundle.entry.map((e) => e.resource).find((r) => r.resourceType === 'Patient');
+  const over89 = f.ids.patients?.[0]?.age_over_89_at_extraction;
+  const zip = patient.address?.[0]?.postalCode?.slice(0, 3);
+  return {
+    birth_year: over89 ? '90 or older' : patient.birthDate.slice(0, 4),
+    sex: patient.gender,
+    zip3: zip ? (LOW_POPULATION_ZIP3.includes(zip) ? '000' : zip) : 'unknown',
+  };
+}
+
+/** Groups of patients under k, computed independently of the app. */
+export function groupsUnderK(fixtures, k) {
+  const groups = new Map();
+  for (const f of fixtures) {
+    const q = quasiIdentifiers(f);
+    const key = `${q.birth_year}|${q.sex}|${q.zip3}`;
+    groups.set(key, (groups.get(key) ?? 0) + 1);
+  }
+  const under = [...groups.entries()].filter(([, n]) => n < k);
+  return { groups: groups.size, under: under.length, patientsUnder: under.reduce((s, [, n]) => s + n, 0) };
+}
+
+/** Every file under a folder, with its bytes. */
+export function filesUnder(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
+    else out.push({ path: p, bytes: readFileSync(p) });
+  }
+  return out;
+}
+
+/** The (system, code) pairs of a resource type's main code in a list of resources. */
+export function codesOf(resources, type, field = 'code') {
+  const out = new Set();
+  for (const r of resources) {
+    if (r.resourceType !== type) continue;
+    for (const c of r[field]?.coding ?? []) out.add(`${c.system}|${c.code}`);
+  }
+  return out;
+}
+
+/** SHA-256 fingerprint (base64url) of a DER SubjectPublicKeyInfo. */
+export function fingerprintOf(spkiDer) {
+  return createHash('sha256').update(spkiDer).digest('base64url');
+}

@@ -1,0 +1,210 @@
+// Research studies end to end (issue #7): a researcher creates a key and a study; three
+// patients in separate browser contexts contribute Synthea records; a fourth contributes and
+// withdraws. The researcher downloads the bundle, decrypts it in the browser and exports it.
+// The export must hold no identifier of any fixture, keep the clinical codes, and its risk
+// report must match a count made here independently. A tampered study is refused, and the
+// server's data folder holds nothing readable.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { launchBrowser, newPage, startRecordingProxy, startServer } from './lib.mjs';
+import {
+  codesOf, contribute, createKey, createStudy, filesUnder, fixture, fingerprintOf, groupsUnderK, readZip,
+} from './study-lib.mjs';
+
+let server, proxy, browser;
+before(async () => {
+  server = await startServer();
+  proxy = await startRecordingProxy(server.url);
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await proxy?.close();
+  await server?.stop();
+});
+
+const PASSPHRASE = 'correct horse battery staple';
+const K = 2;
+const contributors = ['Carolee951', 'Luisa710', 'Lynwood354'].map(fixture);
+const withdrawn = fixture('Todd315');
+let study; // { contributionLink, adminLink, researcher }
+
+function strictValues(v, out = []) {
+  if (typeof v === 'string') out.push(v);
+  else if (typeof v === 'number') out.push(String(v));
+  else if (Array.isArray(v)) v.forEach((c) => strictValues(c, out));
+  else if (v && typeof v === 'object') Object.values(v).forEach((c) => strictValues(c, out));
+  return out;
+}
+
+test('a researcher creates a key and a signed study, and gets a contribution link pinning the key', async () => {
+  const researcher = await newPage(browser);
+  const fingerprint = await createKey(researcher, proxy.url, { label: 'Study key', passphrase: PASSPHRASE });
+  assert.match(fingerprint, /^[A-Za-z0-9_-]{43}$/);
+  await researcher.getByTestId('publish-key').first().click();
+  await researcher.getByTestId('key-published').waitFor({ timeout: 30_000 });
+  const created = await createStudy(researcher, proxy.url, {
+    passphrase: PASSPHRASE,
+    title: 'MedSeal end-to-end study',
+    purpose: 'Checks that contributions travel masked and sealed.',
+    institution: 'MedSeal test lab',
+    contact: 'lab@example.org',
+    k: K,
+  });
+  assert.match(created.contributionLink, new RegExp(`/c/[A-Za-z0-9_-]{22}#${fingerprint}$`));
+  assert.match(created.adminLink, /\/study\/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{20,}$/);
+  study = { ...created, researcher, fingerprint };
+});
+
+test('three patients contribute, a fourth withdraws, and the researcher exports a clean bundle', async () => {
+  assert.ok(study, 'the study exists');
+  // Three patients, each in a fresh context (own storage, so own pseudonym secret).
+  for (const f of contributors) {
+    const patient = await newPage(browser);
+    const withdrawLink = await contribute(patient, study.contributionLink, f.file);
+    assert.match(withdrawLink, /\/withdraw\/[A-Za-z0-9_-]{22}\/[A-Za-z0-9_-]{22}#/);
+    assert.ok(!patient.url().includes('#'), 'the fingerprint is removed from the address bar');
+    const policy = await patient.getByTestId('study-policy').innerText();
+    assert.match(policy, /year/i, 'the policy is shown in plain words');
+    assert.deepEqual(patient.problems, []);
+    await patient.context().close();
+  }
+  // A fourth contributes, then withdraws.
+  const quitter = await newPage(browser);
+  const withdrawLink = await contribute(quitter, study.contributionLink, withdrawn.file);
+  await quitter.goto(withdrawLink);
+  await quitter.getByTestId('withdraw-button').click();
+  await quitter.getByTestId('withdrawn').waitFor({ timeout: 30_000 });
+  await quitter.context().close();
+
+  // The researcher lists, downloads, decrypts and exports.
+  const researcher = study.researcher;
+  await researcher.goto(study.adminLink);
+  await researcher.getByTestId('contribution-count').waitFor({ timeout: 30_000 });
+  assert.equal(await researcher.getByTestId('contribution-count').innerText(), '3');
+  assert.equal(await researcher.getByTestId('contribution-row').count(), 3);
+  await researcher.getByTestId('unlock-passphrase').fill(PASSPHRASE);
+  await researcher.getByTestId('unlock-button').click();
+  await researcher.getByTestId('download-bundle').click();
+  await researcher.getByTestId('export-ready').waitFor({ timeout: 180_000 });
+  const [download] = await Promise.all([
+    researcher.waitForEvent('download'),
+    researcher.getByTestId('export-download').click(),
+  ]);
+  const zip = readZip(readFileSync(await download.path()));
+  for (const name of ['manifest.json', 'risk-report.json', 'csv/patients.csv', 'csv/conditions.csv', 'csv/observations.csv',
+    'csv/medications.csv', 'csv/immunizations.csv', 'csv/procedures.csv', 'fhir/Patient.ndjson', 'fhir/Condition.ndjson',
+    'fhir/Observation.ndjson']) {
+    assert.ok(zip.has(name), `${name} is in the export`);
+  }
+  const manifest = JSON.parse(zip.get('manifest.json'));
+  assert.equal(manifest.output.find((o) => o.type === 'Patient').count, 3, 'three patients: the withdrawn one is absent');
+  assert.equal(manifest.extension['https://medseal.org/export'].contributions.length, 3);
+  const resources = [...zip.entries()].filter(([n]) => n.startsWith('fhir/'))
+    .flatMap(([, b]) => b.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+
+  // No identifier of any fixture survives, in any file of the export.
+  const everything = [...zip.values()].map((b) => b.toString('utf8')).join('\n');
+  const values = new Set(strictValues(resources));
+  const cells = new Set([...zip.entries()].filter(([n]) => n.endsWith('.csv'))
+    .flatMap(([, b]) => b.toString('utf8').split('\n').flatMap((l) => l.split(','))));
+  for (const f of [...contributors, withdrawn]) {
+    for (const needle of f.ids.must_not_appear_substring) {
+      assert.ok(!everything.includes(needle), `${needle} survived in the export`);
+    }
+    for (const v of f.ids.must_not_appear_as_value_strict) {
+      assert.ok(!values.has(v), `${v} is still a whole FHIR value`);
+      assert.ok(!cells.has(v), `${v} is still a whole CSV cell`);
+    }
+  }
+  // The withdrawn patient's records are absent: none of its condition codes that the others lack.
+  // The clinical codes of the contributors are kept.
+  const originals = contributors.flatMap((f) => f.bundle.entry.map((e) => e.resource));
+  for (const [type, field] of [['Condition', 'code'], ['Observation', 'code'], ['Immunization', 'vaccineCode'], ['Procedure', 'code']]) {
+    const want = codesOf(originals, type, field);
+    const got = codesOf(resources, type, field);
+    assert.ok(want.size > 0);
+    assert.deepEqual([...want].filter((c) => !got.has(c)), [], `${type} codes are kept`);
+  }
+  const conditionsCsv = zip.get('csv/conditions.csv').toString('utf8');
+  for (const c of codesOf(originals, 'Condition')) {
+    assert.ok(conditionsCsv.includes(c.split('|')[1]), `condition ${c} is in the CSV table`);
+  }
+
+  // The risk report matches a count made here from the original records.
+  const expected = groupsUnderK(contributors, K);
+  const report = JSON.parse(zip.get('risk-report.json'));
+  assert.equal(report.patients, 3);
+  assert.equal(report.k, K);
+  assert.equal(report.groups, expected.groups);
+  assert.equal(report.under_k.length, expected.under);
+  assert.equal(report.patients_under_k, expected.patientsUnder);
+  const shown = researcher.getByTestId('risk-report');
+  assert.equal(await shown.getAttribute('data-under-k'), String(expected.under));
+  assert.equal(await researcher.getByTestId('risk-group').count(), expected.under);
+  assert.deepEqual(researcher.problems, []);
+
+  // The server stores nothing readable: no identifier and no clinical text in its data folder.
+  const stored = filesUnder(server.dataDir);
+  assert.ok(stored.length > 0);
+  const clinicalText = new Set();
+  for (const r of originals) {
+    if (r.resourceType === 'Condition') for (const c of r.code.coding) if (c.display?.length > 8) clinicalText.add(c.display);
+    if (r.resourceType === 'Observation') for (const c of r.code.coding) if (c.display?.length > 8) clinicalText.add(c.display);
+  }
+  assert.ok(clinicalText.size > 5);
+  for (const { path: p, bytes } of stored) {
+    const text = bytes.toString('latin1');
+    for (const f of [...contributors, withdrawn]) {
+      for (const needle of f.ids.must_not_appear_substring) {
+        assert.ok(!text.includes(needle), `${needle} is readable in ${p}`);
+      }
+    }
+    for (const t of clinicalText) assert.ok(!text.includes(t), `clinical text ${t} is readable in ${p}`);
+    assert.ok(!text.includes('http://loinc.org'), `a code system is readable in ${p}`);
+  }
+  // Nor did any request carry them.
+  for (const record of proxy.records) {
+    const body = record.body.toString('latin1');
+    for (const t of clinicalText) assert.ok(!body.includes(t), `clinical text reached the server in ${record.method} ${record.url}`);
+    assert.ok(!record.url.includes('#'));
+    assert.ok(!('cookie' in record.headers));
+  }
+});
+
+test('a study served with another key or an altered signature is refused by the patient', async () => {
+  assert.ok(study, 'the study exists');
+  const sid = study.contributionLink.match(/\/c\/([^#]+)#/)[1];
+
+  // 1. The server serves an altered description (the signature no longer matches).
+  const p1 = await newPage(browser);
+  await p1.route(`**/api/studies/${sid}`, async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    body.description.title = 'A study you can trust';
+    await route.fulfill({ response, body: JSON.stringify(body) });
+  });
+  await p1.goto(study.contributionLink);
+  await p1.getByTestId('tamper-warning').waitFor({ timeout: 30_000 });
+  assert.match(await p1.getByTestId('error').innerText(), /signature/i);
+  assert.equal(await p1.getByTestId('file-input').count(), 0, 'no way to contribute');
+
+  // 2. The server swaps in its own key (and a study signed by it would need that key).
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  const p2 = await newPage(browser);
+  await p2.route('**/api/keys/*', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: der }));
+  await p2.goto(study.contributionLink);
+  await p2.getByTestId('tamper-warning').waitFor({ timeout: 30_000 });
+  assert.match(await p2.getByTestId('error').innerText(), /does not match/i);
+
+  // 3. A link pinning another (published) key: the study names a different key.
+  const put = await fetch(`${server.url}/api/keys`, { method: 'PUT', body: der, headers: { 'content-type': 'application/octet-stream' } });
+  assert.ok(put.ok);
+  const p3 = await newPage(browser);
+  await p3.goto(study.contributionLink.replace(/#.*$/, `#${fingerprintOf(der)}`));
+  await p3.getByTestId('tamper-warning').waitFor({ timeout: 30_000 });
+  assert.equal(await p3.getByTestId('file-input').count(), 0);
+});
