@@ -1,9 +1,14 @@
 //! The API's errors: each has a stable `code`, a plain `message` and an HTTP status. The detail
 //! of internal failures goes to the log, never to the client.
 
+use axum::extract::{FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt as _;
 use medseal_core::wire::ApiError as WireError;
+use serde::de::DeserializeOwned;
 
 use crate::storage::StoreError;
 
@@ -109,6 +114,10 @@ pub enum ApiError {
     /// Something failed inside the server (detail only in the log).
     #[error("internal error: {0}")]
     Internal(String),
+    /// An error answer made outside the handlers (the static file service, the HTTP stack)
+    /// without a JSON body: see [`json_errors`].
+    #[error("HTTP {0}")]
+    Status(StatusCode),
 }
 
 impl ApiError {
@@ -223,8 +232,97 @@ impl ApiError {
                 "internal",
                 "The server failed to handle this request. Try again later.".into(),
             ),
+            Self::Status(status) => Self::status_parts(*status),
         }
     }
+}
+
+impl ApiError {
+    /// The code and message of an error status that no handler produced: the code of the
+    /// handlers' error with that status where there is one, else `bad_request` (4xx) or
+    /// `internal` (5xx). The status is kept.
+    fn status_parts(status: StatusCode) -> (StatusCode, &'static str, String) {
+        let (code, message) = match status.as_u16() {
+            404 => ("not_found", "There is nothing at this address."),
+            405 => (
+                "method_not_allowed",
+                "This method is not allowed on this path.",
+            ),
+            413 => ("too_large", "The request is too large."),
+            416 => ("bad_range", "The requested byte range is not satisfiable."),
+            429 => (
+                "rate_limited",
+                "Too many requests. Wait a moment and try again.",
+            ),
+            500..=599 => (
+                "internal",
+                "The server failed to handle this request. Try again later.",
+            ),
+            _ => ("bad_request", "The request is malformed."),
+        };
+        (status, code, message.into())
+    }
+}
+
+/// Path parameters, as axum's `Path`, but a path that cannot be decoded (malformed
+/// percent-encoding, invalid UTF-8) is `400 bad_id` in JSON, like any other malformed
+/// identifier, instead of axum's plain-text rejection.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::rejection::PathRejection;
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                tracing::debug!(kind = %e.kind(), "undecodable path parameter");
+                Err(ApiError::BadId)
+            }
+            // Only a handler mounted on a route without the parameters it expects.
+            Err(other) => Err(ApiError::Internal(other.body_text())),
+        }
+    }
+}
+
+/// Middleware: every error answer is JSON `{code, message}` with a stable code. Responses of
+/// 400 and above without a JSON body (from the static file service or axum itself) get the
+/// body of [`ApiError::Status`], keeping their status and their `Allow`, `Retry-After` and
+/// `Content-Range` headers; a handler that panics gets `500 internal` instead of a dropped
+/// connection.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let response = match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => return ApiError::Internal("a handler panicked".into()).into_response(),
+    };
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let mut fresh = ApiError::Status(status).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER, header::CONTENT_RANGE] {
+        if let Some(value) = response.headers().get(&name) {
+            fresh.headers_mut().insert(name, value.clone());
+        }
+    }
+    fresh
 }
 
 impl From<StoreError> for ApiError {

@@ -146,6 +146,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback_service(headers::static_files(&state.settings.static_dir))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::access_log,

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
@@ -11,7 +11,7 @@ use serde::Serialize;
 use tracing::instrument;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiPath, ApiResult};
 use crate::storage::{Key, StoreError};
 
 /// A key was published.
@@ -141,7 +141,7 @@ pub async fn publish(
 #[instrument(skip_all)]
 pub async fn fetch(
     State(state): State<AppState>,
-    Path(fingerprint): Path<String>,
+    ApiPath(fingerprint): ApiPath<String>,
 ) -> ApiResult<Response> {
     let fp = parse_fingerprint(&fingerprint)?;
     let der = state.objects.store.get(&key_key(&fp)?).await?;

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use tracing::instrument;
 
 use super::{Completed, PartStored, UploadStatus};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, GoneReason};
+use crate::error::{ApiError, ApiPath, ApiResult, GoneReason};
 use crate::metrics::Metrics;
 use crate::objects::{Meta, Object, hash_token, new_id, new_token, now};
 
@@ -131,7 +131,7 @@ pub async fn create(
 #[instrument(skip_all)]
 pub async fn put_part(
     State(state): State<AppState>,
-    Path((id, index)): Path<(String, String)>,
+    ApiPath((id, index)): ApiPath<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<PartStored>> {
@@ -149,7 +149,7 @@ pub async fn put_part(
 #[instrument(skip_all)]
 pub async fn status(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<UploadStatus>> {
     let obj = Object::share(&id)?;
@@ -165,7 +165,7 @@ pub async fn status(
 #[instrument(skip_all)]
 pub async fn complete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Completed>> {
     let obj = Object::share(&id)?;
@@ -184,7 +184,7 @@ pub async fn complete(
 #[instrument(skip_all)]
 pub async fn download(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     method: Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -201,7 +201,7 @@ pub async fn download(
 #[instrument(skip_all)]
 pub async fn revoke(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let obj = Object::share(&id)?;

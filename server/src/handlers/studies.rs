@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use bytes::Bytes;
@@ -13,7 +13,7 @@ use tracing::instrument;
 
 use super::{Completed, PartStored, UploadStatus};
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, GoneReason};
+use crate::error::{ApiError, ApiPath, ApiResult, GoneReason};
 use crate::metrics::Metrics;
 use crate::objects::{Meta, Object, hash_token, new_id, new_token, now};
 use crate::storage::StoreError;
@@ -236,7 +236,10 @@ pub async fn create(
     responses((status = 200, content_type = "application/json", body = Object),
               (status = 404, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
-pub async fn fetch(State(state): State<AppState>, Path(sid): Path<String>) -> ApiResult<Response> {
+pub async fn fetch(
+    State(state): State<AppState>,
+    ApiPath(sid): ApiPath<String>,
+) -> ApiResult<Response> {
     let study = Object::study(&sid)?;
     load_study(&state, &study).await?;
     let raw = state.objects.store.get(&description_key(&study)?).await?;
@@ -257,7 +260,7 @@ pub async fn fetch(State(state): State<AppState>, Path(sid): Path<String>) -> Ap
 #[instrument(skip_all)]
 pub async fn contribute(
     State(state): State<AppState>,
-    Path(sid): Path<String>,
+    ApiPath(sid): ApiPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<ContributionCreated>)> {
@@ -308,7 +311,7 @@ pub async fn contribute(
 #[instrument(skip_all)]
 pub async fn put_part(
     State(state): State<AppState>,
-    Path((sid, cid, index)): Path<(String, String, String)>,
+    ApiPath((sid, cid, index)): ApiPath<(String, String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<PartStored>> {
@@ -326,7 +329,7 @@ pub async fn put_part(
 #[instrument(skip_all)]
 pub async fn status(
     State(state): State<AppState>,
-    Path((sid, cid)): Path<(String, String)>,
+    ApiPath((sid, cid)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Json<UploadStatus>> {
     let obj = Object::contribution(&sid, &cid)?;
@@ -342,7 +345,7 @@ pub async fn status(
 #[instrument(skip_all)]
 pub async fn complete(
     State(state): State<AppState>,
-    Path((sid, cid)): Path<(String, String)>,
+    ApiPath((sid, cid)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Completed>> {
     let obj = Object::contribution(&sid, &cid)?;
@@ -360,7 +363,7 @@ pub async fn complete(
 #[instrument(skip_all)]
 pub async fn withdraw(
     State(state): State<AppState>,
-    Path((sid, cid)): Path<(String, String)>,
+    ApiPath((sid, cid)): ApiPath<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let obj = Object::contribution(&sid, &cid)?;
@@ -408,7 +411,7 @@ async fn complete_contributions(state: &AppState, sid: &str) -> ApiResult<Vec<(O
 #[instrument(skip_all)]
 pub async fn list(
     State(state): State<AppState>,
-    Path(sid): Path<String>,
+    ApiPath(sid): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Vec<ContributionInfo>>> {
     load_for_admin(&state, &sid, &headers).await?;
@@ -436,7 +439,7 @@ pub async fn list(
 #[instrument(skip_all)]
 pub async fn download(
     State(state): State<AppState>,
-    Path((sid, cid)): Path<(String, String)>,
+    ApiPath((sid, cid)): ApiPath<(String, String)>,
     method: Method,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -459,7 +462,7 @@ pub const BUNDLE_MAGIC: &[u8; 16] = b"MEDSEAL-BUNDLE1\n";
 #[instrument(skip_all)]
 pub async fn bundle(
     State(state): State<AppState>,
-    Path(sid): Path<String>,
+    ApiPath(sid): ApiPath<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     load_for_admin(&state, &sid, &headers).await?;

@@ -1,6 +1,7 @@
 //! The server's one integration test binary.
 //!
 //! - `handlers`: the API called without a socket;
+//! - `errors`: every error answer is JSON with a stable code;
 //! - `studies`: keys, studies, contributions and bundles;
 //! - `http`: a real listener on port 0;
 //! - `openapi`: the OpenAPI document against real answers (schemathesis regressions);
@@ -9,6 +10,7 @@
 //! - `load`: many concurrent uploads and downloads (MEDSEAL_LOAD_MB sets the size).
 
 mod crash;
+mod errors;
 mod handlers;
 mod http;
 mod load;
