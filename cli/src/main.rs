@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bundle;
 mod crypt;
 mod io;
 mod keys;
@@ -80,7 +81,11 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// A built-in policy (safe-harbor) or a policy JSON file.
-        #[arg(long, default_value = "safe-harbor", value_name = "safe-harbor|POLICY.json")]
+        #[arg(
+            long,
+            default_value = "safe-harbor",
+            value_name = "safe-harbor|POLICY.json"
+        )]
         policy: String,
         /// The pseudonym key (at least 16 bytes); the same key gives the same pseudonyms.
         #[arg(long, value_name = "F")]
@@ -88,6 +93,25 @@ enum Command {
         /// Print the report of changes on stderr.
         #[arg(long)]
         report: bool,
+    },
+    /// Decrypt a study bundle (as downloaded from the study page or `GET
+    /// /api/studies/{id}/bundle`) with the researcher's private key and write the export zip:
+    /// FHIR NDJSON per resource type, CSV tables, manifest and re-identification risk report.
+    Bundle {
+        /// The bundle file.
+        input: PathBuf,
+        /// Where to write the export zip, or `-` for stdout.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The researcher's private key (PKCS#8 PEM, as exported by the key manager).
+        #[arg(short, long, value_name = "PRIVATE_KEY.pem")]
+        identity: PathBuf,
+        /// The study description (JSON as served by `GET /api/studies/{id}`), put in the export.
+        #[arg(long, value_name = "STUDY.json")]
+        study: Option<PathBuf>,
+        /// The k of the risk report (default: the study's, else 5).
+        #[arg(long)]
+        k: Option<u32>,
     },
     /// Print the fingerprint of a public or private key (PEM file, or `-` for stdin).
     Fingerprint {
@@ -118,6 +142,13 @@ fn main() -> ExitCode {
             identity.as_deref(),
             password_file.as_deref(),
         ),
+        Command::Bundle {
+            input,
+            output,
+            identity,
+            study,
+            k,
+        } => bundle::bundle(&input, &output, &identity, k, study.as_deref()),
         Command::Keygen { output, bits } => keys::keygen(&output, bits),
         Command::Fingerprint { key } => keys::fingerprint(&key),
         Command::Mask {
@@ -126,7 +157,13 @@ fn main() -> ExitCode {
             policy,
             key_file,
             report,
-        } => mask::mask(&input, output.as_deref(), &policy, key_file.as_deref(), report),
+        } => mask::mask(
+            &input,
+            output.as_deref(),
+            &policy,
+            key_file.as_deref(),
+            report,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
