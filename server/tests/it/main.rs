@@ -6,11 +6,14 @@
 //! - `http`: a real listener on port 0;
 //! - `openapi`: the OpenAPI document against real answers (schemathesis regressions);
 //! - `s3`: the S3 backend against s3s-fs, two replicas on one bucket;
+//! - `full_disk`: ENOSPC on a real 1 MiB tmpfs (needs root or CAP_SYS_ADMIN; fails, not
+//!   skips, without) and on every write path through a failing store;
 //! - `crash`: SIGKILL during uploads, then restart;
 //! - `load`: many concurrent uploads and downloads (MEDSEAL_LOAD_MB sets the size).
 
 mod crash;
 mod errors;
+mod full_disk;
 mod handlers;
 mod http;
 mod load;
