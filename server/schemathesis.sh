@@ -83,11 +83,13 @@ if [[ -z $url ]]; then
 fi
 echo "schemathesis.sh: server at $url, data in $work/data" >&2
 
-# 3. The fuzz run. Any failure (5xx or non-conforming response) makes this exit non-zero.
+# 3. The fuzz run. Any failure (5xx or non-conforming response) makes this exit non-zero. One
+# worker: with several, schemathesis 4.32 sometimes fails inside Hypothesis ("AST constructor
+# recursion depth mismatch"), an error of the tool that also makes the run fail.
 status=0
 "$st" run "$url/api/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-    --workers 2 --seed "$seed" --no-color \
+    --workers 1 --seed "$seed" --no-color \
     "$@" || status=$?
 
 if grep -q "panicked" "$work/stderr"; then

@@ -101,10 +101,9 @@ impl utoipa::Modify for CommonErrors {
                 if let (Some(tag), Some(id)) = (
                     op.tags.as_ref().and_then(|t| t.first()),
                     op.operation_id.as_mut(),
-                ) {
-                    if !id.starts_with(tag.as_str()) {
-                        *id = format!("{tag}_{id}");
-                    }
+                ) && !id.starts_with(tag.as_str())
+                {
+                    *id = format!("{tag}_{id}");
                 }
                 let mut has_path_params = false;
                 for param in op.parameters.iter_mut().flatten() {
