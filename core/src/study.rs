@@ -263,6 +263,21 @@ impl StudyDescription {
     }
 }
 
+/// Checks that the key bytes a server served (DER SubjectPublicKeyInfo) hash to the
+/// fingerprint a link pins (base64url or hex), and reads the key.
+///
+/// # Errors
+/// [`StudyError::BadLink`] for an unreadable pin, [`StudyError::KeyMismatch`] if the bytes do
+/// not hash to it, [`StudyError::BadKey`] if they are not an acceptable RSA key.
+pub fn check_pinned_key(spki_der: &[u8], pinned: &str) -> Result<PublicKey, StudyError> {
+    let pinned = Fingerprint::parse(pinned).map_err(|_| StudyError::BadLink)?;
+    let served: [u8; 32] = Sha256::digest(spki_der).into();
+    if served != pinned.0 {
+        return Err(StudyError::KeyMismatch);
+    }
+    PublicKey::from_spki_der(spki_der).map_err(|_| StudyError::BadKey)
+}
+
 /// Checks a study as a patient's browser must, before showing it: the key the server served
 /// (`spki_der`) has the fingerprint the link pins (`pinned`, base64url from the fragment), the
 /// description names that key, and the signature verifies. Returns the description.
@@ -274,12 +289,8 @@ pub fn verify_study(
     spki_der: &[u8],
     pinned: &str,
 ) -> Result<StudyDescription, StudyError> {
-    let pinned = Fingerprint::parse(pinned).map_err(|_| StudyError::BadLink)?;
-    let served: [u8; 32] = Sha256::digest(spki_der).into();
-    if served != pinned.0 {
-        return Err(StudyError::KeyMismatch);
-    }
-    let key = PublicKey::from_spki_der(spki_der).map_err(|_| StudyError::BadKey)?;
+    let key = check_pinned_key(spki_der, pinned)?;
+    let pinned = key.fingerprint();
     let signed: SignedStudy =
         serde_json::from_slice(signed_json).map_err(|e| StudyError::Malformed(e.to_string()))?;
     let named = signed

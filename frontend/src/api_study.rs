@@ -205,3 +205,9 @@ pub async fn download_bundle(study: &str, admin_token: &str) -> Result<Vec<u8>, 
     .await?;
     response.binary().await.map_err(|_| network())
 }
+
+/// Downloads a share's ciphertext (for a share sealed to a doctor's key).
+pub async fn download_share(id: &str) -> Result<Vec<u8>, ApiFailure> {
+    let response = checked(Request::get(&format!("/api/shares/{id}")).send().await).await?;
+    response.binary().await.map_err(|_| network())
+}

@@ -4,8 +4,12 @@
 use yew::prelude::*;
 
 use crate::pages::{
-    contribute::ContributePage, keys::KeysPage, study_admin::StudyAdminPage,
-    study_new::StudyNewPage, withdraw::WithdrawPage,
+    contribute::ContributePage,
+    keys::KeysPage,
+    share_key::{OpenWithKeyPage, ShareToKeyPage},
+    study_admin::StudyAdminPage,
+    study_new::StudyNewPage,
+    withdraw::WithdrawPage,
 };
 use crate::pages::{open::OpenPage, revoke::RevokePage, share::SharePage};
 
@@ -28,6 +32,10 @@ pub enum Route {
     Contribute { id: String },
     /// `/withdraw/{study}/{id}`: a patient withdraws a contribution (token in the fragment).
     Withdraw { study: String, id: String },
+    /// `/to/{fingerprint}`: a patient shares to a doctor's published key.
+    ToKey { fingerprint: String },
+    /// `/k/{id}`: a doctor opens a share sealed to their key (no fragment at all).
+    OpenWithKey { id: String },
     /// Anything else.
     NotFound,
 }
@@ -61,6 +69,14 @@ impl Route {
                     id: (*id).to_owned(),
                 }
             }
+            ["to", fp] if fp.len() == 43 && medseal_core::id::from_b64url(fp).is_ok() => {
+                Self::ToKey {
+                    fingerprint: (*fp).to_owned(),
+                }
+            }
+            ["k", id] if medseal_core::id::is_object_id(id) => Self::OpenWithKey {
+                id: (*id).to_owned(),
+            },
             _ => Self::NotFound,
         }
     }
@@ -78,6 +94,8 @@ pub fn app() -> Html {
         Route::StudyAdmin { id } => html! { <StudyAdminPage {id} /> },
         Route::Contribute { id } => html! { <ContributePage {id} /> },
         Route::Withdraw { study, id } => html! { <WithdrawPage {study} {id} /> },
+        Route::ToKey { fingerprint } => html! { <ShareToKeyPage {fingerprint} /> },
+        Route::OpenWithKey { id } => html! { <OpenWithKeyPage {id} /> },
         Route::NotFound => html! {
             <section>
                 <h1>{ "Page not found" }</h1>

@@ -93,3 +93,39 @@ test('a key is made without freezing the page, published, exported and imported 
     }
   }
 });
+
+test('a patient shares to a doctor\'s published key and the doctor opens it with no secret in the link', async () => {
+  const doctor = await newPage(browser);
+  await doctor.goto(`${proxy.url}/keys`);
+  await doctor.getByTestId('key-label').fill('Dr. Key');
+  await doctor.getByTestId('key-passphrase').fill(PASSPHRASE);
+  await doctor.getByTestId('key-passphrase-confirm').fill(PASSPHRASE);
+  await doctor.getByTestId('create-key').click();
+  const card = doctor.getByTestId('key-card').first();
+  await card.waitFor({ timeout: 180_000 });
+  await card.getByTestId('publish-key').click();
+  const toKey = await card.getByTestId('share-to-key-link').getAttribute('href');
+  const digits = await card.getByTestId('key-digits').innerText();
+
+  const marker = 'Allergy: penicillin. Note for Dr. Key only.';
+  const patient = await newPage(browser);
+  await patient.goto(toKey);
+  await patient.getByTestId('doctor-key-digits').waitFor({ timeout: 30_000 });
+  assert.equal(await patient.getByTestId('doctor-key-digits').innerText(), digits, 'both see the same digits');
+  await patient.getByTestId('file-input').setInputFiles({ name: 'note.txt', mimeType: 'text/plain', buffer: Buffer.from(marker) });
+  await patient.getByTestId('share-button').click();
+  const box = patient.getByTestId('share-link');
+  await box.waitFor({ timeout: 60_000 });
+  const link = await box.inputValue();
+  assert.match(link, /\/k\/[A-Za-z0-9_-]{22}$/, 'the link holds no fragment and no secret');
+
+  await doctor.goto(link);
+  await doctor.getByTestId('unlock-passphrase').fill(PASSPHRASE);
+  await doctor.getByTestId('unlock-button').click();
+  await doctor.getByTestId('record-view-list').waitFor({ timeout: 60_000 });
+  assert.ok((await doctor.getByTestId('record-view-list').innerText()).includes(marker));
+  assert.deepEqual([...doctor.problems, ...patient.problems], []);
+  for (const record of proxy.records) {
+    assert.equal(record.body.indexOf(Buffer.from(marker)), -1, `the note reached the server in ${record.method} ${record.url}`);
+  }
+});

@@ -5,6 +5,7 @@ pub mod keys;
 pub mod open;
 pub mod revoke;
 pub mod share;
+pub mod share_key;
 pub mod study_admin;
 pub mod study_new;
 pub mod withdraw;
