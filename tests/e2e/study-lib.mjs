@@ -57,6 +57,8 @@ export async function createStudy(page, baseUrl, { passphrase, title, purpose, i
 
 /** Contributes files through a contribution link; returns the withdraw link. */
 export async function contribute(page, link, files) {
+  // From the same link's page, only the fragment would change and nothing would reload.
+  await page.goto('about:blank');
   await page.goto(link);
   await page.getByTestId('study-verified').waitFor({ timeout: 60_000 });
   await page.getByTestId('file-input').setInputFiles(files);
@@ -136,4 +138,21 @@ export function codesOf(resources, type, field = 'code') {
 /** SHA-256 fingerprint (base64url) of a DER SubjectPublicKeyInfo. */
 export function fingerprintOf(spkiDer) {
   return createHash('sha256').update(spkiDer).digest('base64url');
+}
+
+/** Opens the admin page, unlocks the key, decrypts the bundle and returns the export's entries. */
+export async function exportStudy(page, adminLink, passphrase) {
+  await page.goto(adminLink);
+  await page.getByTestId('contribution-count').waitFor({ timeout: 30_000 });
+  await page.getByTestId('unlock-passphrase').fill(passphrase);
+  await page.getByTestId('unlock-button').click();
+  await page.getByTestId('download-bundle').click();
+  await page.getByTestId('export-ready').waitFor({ timeout: 180_000 });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-download').click()]);
+  return readZip(readFileSync(await download.path()));
+}
+
+/** The resources of one NDJSON file of an export. */
+export function ndjson(zip, type) {
+  return (zip.get(`fhir/${type}.ndjson`) ?? Buffer.alloc(0)).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }

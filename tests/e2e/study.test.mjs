@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { launchBrowser, newPage, startRecordingProxy, startServer } from './lib.mjs';
 import {
-  codesOf, contribute, createKey, createStudy, filesUnder, fixture, fingerprintOf, groupsUnderK, readZip,
+  codesOf, contribute, createKey, createStudy, exportStudy, filesUnder, fixture, fingerprintOf, groupsUnderK, ndjson, readZip,
 } from './study-lib.mjs';
 
 let server, proxy, browser;
@@ -172,6 +172,36 @@ test('three patients contribute, a fourth withdraws, and the researcher exports 
     assert.ok(!record.url.includes('#'));
     assert.ok(!('cookie' in record.headers));
   }
+});
+
+test('one patient\'s records link inside a study and not across studies', async () => {
+  assert.ok(study, 'the researcher has a key');
+  const researcher = study.researcher;
+  const details = { passphrase: PASSPHRASE, purpose: 'Linkage check.', institution: 'MedSeal test lab', contact: 'lab@example.org', k: 2 };
+  const b = await createStudy(researcher, proxy.url, { ...details, title: 'Study B' });
+  const c = await createStudy(researcher, proxy.url, { ...details, title: 'Study C' });
+  // The same patient (one browser context, so one secret) contributes twice to B and once to C.
+  const patient = await newPage(browser);
+  const record = contributors[0].file;
+  await contribute(patient, b.contributionLink, record);
+  await contribute(patient, b.contributionLink, record);
+  await contribute(patient, c.contributionLink, record);
+  await patient.context().close();
+
+  const zipB = await exportStudy(researcher, b.adminLink, PASSPHRASE);
+  const zipC = await exportStudy(researcher, c.adminLink, PASSPHRASE);
+  const inB = ndjson(zipB, 'Patient').map((p) => p.id);
+  const inC = ndjson(zipC, 'Patient').map((p) => p.id);
+  assert.equal(inB.length, 2);
+  assert.equal(inB[0], inB[1], 'both contributions carry the same pseudonym inside the study');
+  assert.equal(JSON.parse(zipB.get('risk-report.json')).patients, 1, 'the risk report counts the patient once');
+  assert.equal(inC.length, 1);
+  assert.notEqual(inC[0], inB[0], 'another study gets another pseudonym');
+  const conditionsB = new Set(ndjson(zipB, 'Condition').map((r) => r.id));
+  const conditionsC = new Set(ndjson(zipC, 'Condition').map((r) => r.id));
+  assert.ok(conditionsB.size > 0);
+  assert.deepEqual([...conditionsB].filter((id) => conditionsC.has(id)), [], 'no record id links across studies');
+  assert.ok(!inB.includes(contributors[0].ids.patients[0].id), 'the real id is gone');
 });
 
 test('a study served with another key or an altered signature is refused by the patient', async () => {
