@@ -194,18 +194,6 @@ pub async fn list_contributions(
     response.json().await.map_err(|_| network())
 }
 
-/// Every contribution in one stream (admin token).
-pub async fn download_bundle(study: &str, admin_token: &str) -> Result<Vec<u8>, ApiFailure> {
-    let response = checked(
-        Request::get(&format!("/api/studies/{study}/bundle"))
-            .header("Authorization", &format!("Bearer {admin_token}"))
-            .send()
-            .await,
-    )
-    .await?;
-    response.binary().await.map_err(|_| network())
-}
-
 /// Downloads a share's ciphertext (for a share sealed to a doctor's key).
 pub async fn download_share(id: &str) -> Result<Vec<u8>, ApiFailure> {
     let response = checked(Request::get(&format!("/api/shares/{id}")).send().await).await?;

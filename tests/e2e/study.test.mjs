@@ -94,6 +94,9 @@ test('three patients contribute, a fourth withdraws, and the researcher exports 
     researcher.getByTestId('export-download').click(),
   ]);
   const zip = readZip(readFileSync(await download.path()));
+  const bundles = proxy.records.filter((r) => /\/api\/studies\/[^/]+\/bundle$/.test(r.url));
+  assert.equal(bundles.length, 1, 'all contributions came in one stream');
+  assert.match(bundles[0].headers.authorization, /^Bearer /, 'the admin token travels in a header');
   for (const name of ['manifest.json', 'risk-report.json', 'csv/patients.csv', 'csv/conditions.csv', 'csv/observations.csv',
     'csv/medications.csv', 'csv/immunizations.csv', 'csv/procedures.csv', 'fhir/Patient.ndjson', 'fhir/Condition.ndjson',
     'fhir/Observation.ndjson']) {

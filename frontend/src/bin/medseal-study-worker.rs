@@ -16,6 +16,9 @@
 //! - `{op: "open_rsa", pkcs8, sealed}` -> `{type: "opened", files: [{name, type, masked, data}]}`
 //! - `{op: "bundle", pkcs8, bundle: Uint8Array, study: string | null, k, now}` ->
 //!   `{type: "exported", zip: Uint8Array, report: string, contributions: number}`
+//! - `{op: "bundle_fetch", pkcs8, url, token, study, k, now}`: the same, after downloading the
+//!   bundle itself in one stream (the admin token goes in the `Authorization` header), with
+//!   progress.
 #![forbid(unsafe_code)]
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
@@ -88,15 +91,24 @@ fn main() {
             Some("mask") => mask(&data),
             Some("seal_rsa") => seal_rsa(&data),
             Some("open_rsa") => open_rsa(&data),
-            Some("bundle") => bundle(&data),
+            Some("bundle") => bundle(&data, bytes(&data, "bundle")),
+            Some("bundle_fetch") => {
+                wasm_bindgen_futures::spawn_local(async move {
+                    let result =
+                        match fetch_bundle(&text(&data, "url"), &text(&data, "token")).await {
+                            Ok(downloaded) => bundle(&data, downloaded),
+                            Err(e) => Err(e),
+                        };
+                    if let Err(failure) = result {
+                        post_failure(&failure);
+                    }
+                });
+                Ok(())
+            }
             _ => Err(fail("bad_request", "unknown worker request")),
         };
         if let Err(failure) = result {
-            let message = Object::new();
-            set(&message, "type", &"error".into());
-            set(&message, "code", &failure.code.into());
-            set(&message, "message", &failure.message.into());
-            post(&message, &Array::new());
+            post_failure(&failure);
         }
     });
     scope().set_onmessage(Some(handler.as_ref().unchecked_ref()));
@@ -104,6 +116,76 @@ fn main() {
     let ready = Object::new();
     set(&ready, "type", &"ready".into());
     post(&ready, &Array::new());
+}
+
+fn post_failure(failure: &Failure) {
+    let message = Object::new();
+    set(&message, "type", &"error".into());
+    set(&message, "code", &failure.code.into());
+    set(&message, "message", &failure.message.as_str().into());
+    post(&message, &Array::new());
+}
+
+/// Downloads the study bundle in one stream, reporting progress against its length.
+async fn fetch_bundle(url: &str, token: &str) -> Result<Vec<u8>, Failure> {
+    use wasm_bindgen_futures::JsFuture;
+    let network = |_| fail("network", "The MedSeal server could not be reached.");
+    let headers = web_sys::Headers::new().map_err(network)?;
+    headers
+        .set("Authorization", &format!("Bearer {token}"))
+        .map_err(network)?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("GET");
+    init.set_headers(&headers);
+    let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(network)?;
+    let global: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let response: web_sys::Response = JsFuture::from(global.fetch_with_request(&request))
+        .await
+        .map_err(network)?
+        .unchecked_into();
+    match response.status() {
+        200 => {}
+        401 | 403 => {
+            return Err(fail(
+                "bad_token",
+                "This admin link is not valid for this study.",
+            ));
+        }
+        status => {
+            return Err(fail(
+                "download",
+                format!("The bundle could not be downloaded (HTTP {status})."),
+            ));
+        }
+    }
+    let total = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let body = response
+        .body()
+        .ok_or_else(|| fail("download", "The server sent an empty bundle."))?;
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    let mut out = Vec::with_capacity(total.min(1e9) as usize);
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|_| {
+            fail(
+                "network",
+                "The download of the bundle broke off. Try again.",
+            )
+        })?;
+        if get(&chunk, "done").as_bool().unwrap_or(true) {
+            break;
+        }
+        out.extend(Uint8Array::new(&get(&chunk, "value")).to_vec());
+        if total > 0.0 {
+            progress("Downloading the bundle", out.len() as f64 / total);
+        }
+    }
+    Ok(out)
 }
 
 fn now(request: &JsValue) -> u64 {
@@ -395,9 +477,8 @@ fn open_rsa(request: &JsValue) -> Result<(), Failure> {
     Ok(())
 }
 
-fn bundle(request: &JsValue) -> Result<(), Failure> {
+fn bundle(request: &JsValue, data: Vec<u8>) -> Result<(), Failure> {
     let key = private_key(request)?;
-    let data = bytes(request, "bundle");
     let items = parse_bundle(&data)
         .map_err(|e| fail("bundle", format!("The bundle cannot be read: {e}.")))?;
     let total = items.len().max(1);

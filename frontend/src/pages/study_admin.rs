@@ -104,23 +104,17 @@ pub fn study_admin_page(props: &Props) -> Html {
             let study_json = study.as_ref().and_then(|d| serde_json::to_string(d).ok());
             stage.set(Stage::Working("Downloading the bundle".into(), 0.0));
             wasm_bindgen_futures::spawn_local(async move {
-                let bundle = match api_study::download_bundle(&id, &token).await {
-                    Ok(b) => b,
-                    Err(f) => {
-                        stage.set(Stage::Failed(f.message));
-                        return;
-                    }
-                };
-                let req = request("bundle");
-                let bundle = Uint8Array::from(bundle.as_slice());
+                // The worker downloads the bundle in one stream and decrypts it, off the page.
+                let req = request("bundle_fetch");
+                set(&req, "url", &format!("/api/studies/{id}/bundle").into());
+                set(&req, "token", &token.into());
                 set(&req, "pkcs8", &Uint8Array::from(unlocked.pkcs8.as_slice()));
-                set(&req, "bundle", &bundle);
                 if let Some(s) = study_json {
                     set(&req, "study", &s.into());
                 }
                 set(&req, "k", &(k as f64).into());
                 let progress_stage = stage.clone();
-                let answer = study_ui::call(&req, &Array::of1(&bundle.buffer()), move |what, f| {
+                let answer = study_ui::call(&req, &Array::new(), move |what, f| {
                     progress_stage.set(Stage::Working(what, f));
                 })
                 .await;
