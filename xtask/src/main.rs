@@ -7,6 +7,7 @@
 //!
 //! Standard library only: this runs before anything else is installed.
 
+mod bench;
 mod fuzz;
 mod tools;
 
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("build") => build_all().map(|_| ()),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("install") => tools::install_build_tools().and_then(|()| tools::install_test_tools()),
         _ => {
             eprintln!("{USAGE}");
