@@ -109,6 +109,11 @@ pub fn app() -> Html {
             <header class="top">
                 <a class="brand" href="/">{ "MedSeal" }</a>
                 <span class="tagline">{ "Records sealed in your browser. The server sees only ciphertext." }</span>
+                <nav class="top-nav">
+                    <a href="/">{ "Share" }</a>{ " · " }
+                    <a href="/keys" data-testid="nav-keys">{ "Keys" }</a>{ " · " }
+                    <a href="/study/new" data-testid="nav-new-study">{ "New study" }</a>
+                </nav>
             </header>
             <main>{ page }</main>
         </>
