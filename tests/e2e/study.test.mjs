@@ -5,10 +5,13 @@
 // report must match a count made here independently. A tampered study is refused, and the
 // server's data folder holds nothing readable.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, newPage, startRecordingProxy, startServer } from './lib.mjs';
+import { launchBrowser, newPage, repo, startRecordingProxy, startServer } from './lib.mjs';
 import {
   codesOf, contribute, createKey, createStudy, exportStudy, filesUnder, fixture, fingerprintOf, groupsUnderK, ndjson, readZip,
 } from './study-lib.mjs';
@@ -30,6 +33,7 @@ const K = 2;
 const contributors = ['Carolee951', 'Luisa710', 'Lynwood354'].map(fixture);
 const withdrawn = fixture('Todd315');
 let study; // { contributionLink, adminLink, researcher }
+let browserExport; // the entries of the zip the browser made
 
 function strictValues(v, out = []) {
   if (typeof v === 'string') out.push(v);
@@ -94,6 +98,7 @@ test('three patients contribute, a fourth withdraws, and the researcher exports 
     researcher.getByTestId('export-download').click(),
   ]);
   const zip = readZip(readFileSync(await download.path()));
+  browserExport = zip;
   const bundles = proxy.records.filter((r) => /\/api\/studies\/[^/]+\/bundle$/.test(r.url));
   assert.equal(bundles.length, 1, 'all contributions came in one stream');
   assert.match(bundles[0].headers.authorization, /^Bearer /, 'the admin token travels in a header');
@@ -175,6 +180,51 @@ test('three patients contribute, a fourth withdraws, and the researcher exports 
     assert.ok(!record.url.includes('#'));
     assert.ok(!('cookie' in record.headers));
   }
+});
+
+test('medseal bundle writes the same export from the downloaded bundle and the exported key file', async (t) => {
+  const cli = process.env.MEDSEAL_CLI_BIN ?? path.join(repo, 'target/debug/medseal');
+  if (!existsSync(cli)) {
+    t.skip(`no medseal binary at ${cli} (cargo build -p medseal-cli)`);
+    return;
+  }
+  try {
+    execFileSync(cli, ['bundle', '--help'], { stdio: 'pipe' });
+  } catch {
+    t.skip(`${cli} is older than the bundle command (cargo build -p medseal-cli)`);
+    return;
+  }
+  assert.ok(browserExport, 'the browser exported the study');
+  const researcher = study.researcher;
+  // The key file, as the key manager exports it.
+  await researcher.goto(`${proxy.url}/keys`);
+  const card = researcher.getByTestId('key-card').first();
+  await card.getByTestId('export-key-open').click();
+  await card.getByTestId('unlock-passphrase').fill(PASSPHRASE);
+  await card.getByTestId('unlock-button').click();
+  const link = card.getByTestId('key-file-download');
+  await link.waitFor({ timeout: 30_000 });
+  const [download] = await Promise.all([researcher.waitForEvent('download'), link.click()]);
+  const work = mkdtempSync(path.join(os.tmpdir(), 'medseal-bundle-'));
+  const keyFile = path.join(work, 'key.pem');
+  writeFileSync(keyFile, readFileSync(await download.path()));
+  // The bundle and the study, as the server serves them.
+  const [, sid, token] = study.adminLink.match(/\/study\/([^#]+)#(.+)$/);
+  const bundle = await fetch(`${server.url}/api/studies/${sid}/bundle`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(bundle.status, 200);
+  const bundleFile = path.join(work, 'study.bundle');
+  writeFileSync(bundleFile, Buffer.from(await bundle.arrayBuffer()));
+  const studyFile = path.join(work, 'study.json');
+  writeFileSync(studyFile, Buffer.from(await (await fetch(`${server.url}/api/studies/${sid}`)).arrayBuffer()));
+  const out = path.join(work, 'export.zip');
+  execFileSync(cli, ['bundle', '-i', keyFile, '--study', studyFile, '-o', out, bundleFile], { stdio: 'pipe' });
+  const native = readZip(readFileSync(out));
+  assert.deepEqual([...native.keys()].sort(), [...browserExport.keys()].sort(), 'the same files');
+  for (const [name, bytes] of browserExport) {
+    if (name === 'manifest.json') continue;
+    assert.ok(native.get(name).equals(bytes), `${name} is identical`);
+  }
+  assert.deepEqual(JSON.parse(native.get('manifest.json')).output, JSON.parse(browserExport.get('manifest.json')).output);
 });
 
 test('one patient\'s records link inside a study and not across studies', async () => {
