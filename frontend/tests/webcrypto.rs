@@ -169,3 +169,20 @@ async fn a_tampered_chunk_fails_the_same_way_with_webcrypto() {
         medseal_core::container::PayloadError::Tampered { chunk: 1 }
     );
 }
+
+/// An RSA key made by WebCrypto is a standard key for the core: the fingerprint is stable and
+/// OAEP from the core's public key opens with it.
+#[wasm_bindgen_test]
+async fn webcrypto_rsa_keys_work_with_the_core() {
+    let key = webcrypto::generate_rsa_webcrypto(3072)
+        .await
+        .expect("WebCrypto generates RSA keys in a secure context");
+    let public = key.public_key();
+    let again = medseal_core::pki::PublicKey::from_pem(&public.to_pem().unwrap()).unwrap();
+    assert_eq!(public.fingerprint(), again.fingerprint());
+    let label = b"medseal/v1 rsa-oaep";
+    let ciphertext = public.oaep_encrypt(label, &[7u8; 32]).unwrap();
+    assert_eq!(ciphertext.len(), 384);
+    let opened = key.oaep_decrypt(label, &ciphertext).unwrap();
+    assert_eq!(&opened[..], &[7u8; 32]);
+}

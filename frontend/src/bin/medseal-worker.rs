@@ -21,8 +21,9 @@
 //!   the downloaded ciphertext, so the page can ask for it without downloading again.
 //! - in: `{op: "mask", files: [{name, type, data}]}`
 //!   out: `{type: "masked", files: [{name, type, data, report: [string], policy}], policy: [string]}`
-//! - in: `{op: "keygen", bits}` out: `{type: "keygen", fingerprint}`: an RSA key pair made
-//!   with the `rsa` crate (for `cargo xtask bench`, beside WebCrypto's key generation).
+//! - in: `{op: "keygen", bits, webcrypto?}` out: `{type: "keygen", fingerprint}`: an RSA key
+//!   pair made with WebCrypto when available, else with the `rsa` crate (`webcrypto: false`
+//!   forces the crate); `cargo xtask bench` times both.
 //! - along the way: `{type: "progress", stage: string, fraction: number}`
 //! - on failure: `{type: "error", code: string, message: string}`
 #![forbid(unsafe_code)]
@@ -123,7 +124,7 @@ fn main() {
                 Some("seal") => seal(&data).await,
                 Some("open") => open(&data).await,
                 Some("mask") => mask(&data),
-                Some("keygen") => keygen(&data),
+                Some("keygen") => keygen(&data).await,
                 _ => Err(Failure::new("bad_request", "unknown worker request")),
             };
             if let Err(failure) = result {
@@ -1013,13 +1014,17 @@ fn mask(request: &JsValue) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Generates an RSA key pair with the crate, as the key manager does; the bench times it.
-fn keygen(request: &JsValue) -> Result<(), Failure> {
+/// Generates an RSA key pair as `webcrypto::generate_private_key` does; the bench times it.
+async fn keygen(request: &JsValue) -> Result<(), Failure> {
     let bits = get(request, "bits")
         .as_f64()
         .map_or(medseal_core::pki::DEFAULT_RSA_BITS, |b| b as usize);
-    let key = medseal_core::pki::PrivateKey::generate(bits)
-        .map_err(|e| Failure::new("keygen", format!("Key generation failed: {e}")))?;
+    let key = if wants_webcrypto(request) {
+        webcrypto::generate_private_key(bits).await
+    } else {
+        medseal_core::pki::PrivateKey::generate(bits)
+    }
+    .map_err(|e| Failure::new("keygen", format!("Key generation failed: {e}")))?;
     let message = Object::new();
     set(&message, "type", &"keygen".into());
     set(
