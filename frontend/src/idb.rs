@@ -115,12 +115,12 @@ pub async fn delete(store: &str, key: &str) -> Result<(), String> {
 /// The patient's pseudonym secret: 32 random bytes made once and kept in this browser. Study
 /// pseudonym keys are derived from it (`medseal_core::study::study_pseudonym_key`).
 pub async fn patient_secret() -> Result<Vec<u8>, String> {
-    if let Some(text) = get(SECRETS, "patient").await? {
-        if let Ok(bytes) = medseal_core::id::from_b64url(&text) {
-            if bytes.len() == 32 {
-                return Ok(bytes);
-            }
-        }
+    let stored = get(SECRETS, "patient")
+        .await?
+        .and_then(|text| medseal_core::id::from_b64url(&text).ok())
+        .filter(|bytes| bytes.len() == 32);
+    if let Some(bytes) = stored {
+        return Ok(bytes);
     }
     let fresh: [u8; 32] = medseal_core::id::random_bytes()
         .map_err(|_| "This browser's random number generator failed.".to_owned())?;

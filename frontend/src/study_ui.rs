@@ -145,10 +145,8 @@ pub fn key_unlock(props: &UnlockProps) -> Html {
                         .filter(|k| only.as_ref().is_none_or(|o| *o == k.fingerprint))
                         .collect::<Vec<_>>()
                 });
-                if let Ok(list) = &loaded {
-                    if let Some(first) = list.first() {
-                        chosen.set(first.fingerprint.clone());
-                    }
+                if let Some(first) = loaded.as_ref().ok().and_then(|list| list.first()) {
+                    chosen.set(first.fingerprint.clone());
                 }
                 keys.set(Some(loaded));
             });

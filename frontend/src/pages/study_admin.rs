@@ -49,10 +49,12 @@ pub fn study_admin_page(props: &Props) -> Html {
                         .unwrap_or_default();
                 }
                 token.set(fragment.clone());
-                if let Ok(bytes) = api_study::fetch_study(&id).await {
-                    if let Ok(signed) = serde_json::from_slice::<SignedStudy>(&bytes) {
-                        study.set(Some(signed.description));
-                    }
+                if let Ok(signed) = api_study::fetch_study(&id)
+                    .await
+                    .map_err(|_| ())
+                    .and_then(|b| serde_json::from_slice::<SignedStudy>(&b).map_err(|_| ()))
+                {
+                    study.set(Some(signed.description));
                 }
                 list.set(Some(
                     api_study::list_contributions(&id, &fragment)
