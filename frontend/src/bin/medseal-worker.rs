@@ -570,7 +570,7 @@ async fn seal(request: &JsValue) -> Result<(), Failure> {
     sink.add_bytes(&header);
     // A File is read as a stream: several times faster in Chromium than FileReaderSync slices.
     let mut reader = match &content {
-        Content::File(blob) => Some(Source::Stream(blob.stream().get_reader().unchecked_into())),
+        Content::File(blob) => Some(Source::new(blob.stream().get_reader().unchecked_into())),
         Content::Bytes(_) => None,
     };
     let mut buf = Vec::new();
@@ -647,25 +647,32 @@ async fn seal(request: &JsValue) -> Result<(), Failure> {
 }
 
 /// Where bytes come from: a download or a Blob (a File, or ciphertext kept for a password),
-/// read as a stream.
-enum Source {
-    Stream(web_sys::ReadableStreamDefaultReader),
+/// read as a stream, one piece ahead so reading overlaps the crypto.
+struct Source {
+    reader: web_sys::ReadableStreamDefaultReader,
+    ahead: Option<JsFuture>,
 }
 
 impl Source {
+    fn new(reader: web_sys::ReadableStreamDefaultReader) -> Self {
+        Self {
+            reader,
+            ahead: None,
+        }
+    }
+
     /// The next piece, or `None` at the end.
     async fn next(&mut self) -> Result<Option<Vec<u8>>, Failure> {
-        match self {
-            Self::Stream(reader) => {
-                let read = JsFuture::from(reader.read())
-                    .await
-                    .map_err(|_| Failure::network())?;
-                if get(&read, "done").as_bool().unwrap_or(true) {
-                    return Ok(None);
-                }
-                Ok(Some(Uint8Array::new(&get(&read, "value")).to_vec()))
-            }
+        let read = match self.ahead.take() {
+            Some(read) => read,
+            None => JsFuture::from(self.reader.read()),
+        };
+        let read = read.await.map_err(|_| Failure::network())?;
+        if get(&read, "done").as_bool().unwrap_or(true) {
+            return Ok(None);
         }
+        self.ahead = Some(JsFuture::from(self.reader.read()));
+        Ok(Some(Uint8Array::new(&get(&read, "value")).to_vec()))
     }
 }
 
@@ -697,7 +704,7 @@ async fn open(request: &JsValue) -> Result<(), Failure> {
             .and_then(|v| v.parse::<u64>().ok());
         let body = response.body().ok_or_else(Failure::network)?;
         let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-        (Source::Stream(reader), total)
+        (Source::new(reader), total)
     } else {
         let blob: Blob = if given.is_instance_of::<Blob>() {
             given.unchecked_into()
@@ -706,7 +713,7 @@ async fn open(request: &JsValue) -> Result<(), Failure> {
         };
         let total = blob.size() as u64;
         let reader = blob.stream().get_reader().unchecked_into();
-        (Source::Stream(reader), Some(total))
+        (Source::new(reader), Some(total))
     };
     let stage = if downloading {
         "Downloading and decrypting"
