@@ -241,6 +241,13 @@ test('one patient\'s records link inside a study and not across studies', async 
   await contribute(patient, c.contributionLink, record);
   await patient.context().close();
 
+  // The researcher finds the studies again on this device, without the admin link.
+  await researcher.goto(`${proxy.url}/study/new`);
+  await researcher.getByTestId('my-studies').waitFor({ timeout: 30_000 });
+  await researcher.getByTestId('my-studies').getByText('Study B').click();
+  await researcher.getByTestId('contribution-count').waitFor({ timeout: 30_000 });
+  assert.equal(await researcher.getByTestId('contribution-count').innerText(), '2');
+
   const zipB = await exportStudy(researcher, b.adminLink, PASSPHRASE);
   const zipC = await exportStudy(researcher, c.adminLink, PASSPHRASE);
   const inB = ndjson(zipB, 'Patient').map((p) => p.id);

@@ -31,6 +31,16 @@ fn default_close() -> String {
     )
 }
 
+/// The studies created in this browser: (id, title). Their admin tokens are kept beside them.
+async fn my_studies() -> Vec<(String, String)> {
+    idb::get(idb::SECRETS, "studies")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
+}
+
 #[function_component(StudyNewPage)]
 pub fn study_new_page() -> Html {
     let key = use_state(|| None::<Unlocked>);
@@ -43,6 +53,13 @@ pub fn study_new_page() -> Html {
     let addresses = use_state(|| "zip3".to_owned());
     let min_k = use_state(|| "5".to_owned());
     let stage = use_state(|| Stage::Editing);
+    let mine = use_state(Vec::<(String, String)>::new);
+    {
+        let mine = mine.clone();
+        use_effect_with((), move |()| {
+            wasm_bindgen_futures::spawn_local(async move { mine.set(my_studies().await) });
+        });
+    }
 
     let on_unlocked = {
         let key = key.clone();
@@ -112,6 +129,7 @@ pub fn study_new_page() -> Html {
             let Ok(json) = serde_json::to_string(&description) else {
                 return;
             };
+            let title_text = description.title.clone();
             let stage = stage.clone();
             stage.set(Stage::Working("Signing the study…".into()));
             wasm_bindgen_futures::spawn_local(async move {
@@ -141,6 +159,11 @@ pub fn study_new_page() -> Html {
                         &created.admin_token,
                     )
                     .await;
+                    let mut mine = my_studies().await;
+                    mine.push((created.id.clone(), title_text.clone()));
+                    if let Ok(json) = serde_json::to_string(&mine) {
+                        let _ = idb::put(idb::SECRETS, "studies", &json).await;
+                    }
                     let fp = medseal_core::pki::Fingerprint::parse(&unlocked.stored.fingerprint)
                         .map_err(|e| e.to_string())?;
                     Ok::<_, String>(Stage::Done {
@@ -173,6 +196,12 @@ pub fn study_new_page() -> Html {
     let working = matches!(*stage, Stage::Working(_));
     html! {
         <section>
+            if !mine.is_empty() {
+                <h2>{ "Your studies on this device" }</h2>
+                <ul data-testid="my-studies">{ for mine.iter().map(|(id, title)| html! {
+                    <li><a href={format!("/study/{id}")}>{ title }</a></li>
+                }) }</ul>
+            }
             <h1>{ "Create a research study" }</h1>
             if let Some(k) = &*key {
                 <p data-testid="key-unlocked">{ format!("Signing with {} ({})", k.stored.label, study_ui::digits(&k.stored.fingerprint)) }</p>
