@@ -112,17 +112,18 @@ fn test(args: &[String]) -> Result<(), String> {
     stage.done();
 
     if wasm {
-        let stage = Stage::start("core tests in headless Chromium (wasm-bindgen-test)");
+        let stage = Stage::start("wasm tests in headless Chromium (wasm-bindgen-test)");
         let runner = tools::cargo_bin("wasm-bindgen-test-runner");
-        tally.cargo_tests(
-            "wasm",
-            &["test", "--locked", "--target", "wasm32-unknown-unknown", "-p", "medseal-core", "--tests"],
-            &[
-                ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner.to_string_lossy().as_ref()),
-                ("CHROMEDRIVER", "/usr/bin/chromedriver"),
-                ("WASM_BINDGEN_TEST_TIMEOUT", "600"),
-            ],
-        );
+        let envs = [
+            ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner.to_string_lossy().into_owned()),
+            ("CHROMEDRIVER", "/usr/bin/chromedriver".to_owned()),
+            ("WASM_BINDGEN_TEST_TIMEOUT", "600".to_owned()),
+        ];
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let wasm_test = ["test", "--locked", "--target", "wasm32-unknown-unknown"];
+        tally.cargo_tests("wasm core", &[&wasm_test[..], &["-p", "medseal-core", "--tests"]].concat(), &envs);
+        // WebCrypto and the aes-gcm crate must give the same bytes (frontend/tests/webcrypto.rs).
+        tally.cargo_tests("wasm webcrypto", &[&wasm_test[..], &["-p", "medseal-frontend", "--test", "webcrypto"]].concat(), &envs);
         stage.done();
     }
 
@@ -142,6 +143,6 @@ fn test(args: &[String]) -> Result<(), String> {
 /// The app in release mode (what users get) and the server binary the tests start.
 fn build_for_e2e() -> Result<PathBuf, String> {
     build_app()?;
-    tools::cargo(&["build", "--locked", "-p", "medseal-server"])?;
+    tools::cargo(&["build", "--locked", "-p", "medseal-server", "-p", "medseal-cli"])?;
     Ok(root().join("target/debug/medseal-server"))
 }

@@ -187,7 +187,8 @@ impl Tally {
         cmd.args(["--test", "--test-concurrency=1", "--test-reporter=tap"])
             .current_dir(root().join("tests/e2e"))
             .env("MEDSEAL_SERVER_BIN", server)
-            .env("MEDSEAL_DIST", root().join("dist"));
+            .env("MEDSEAL_DIST", root().join("dist"))
+            .env("MEDSEAL_CLI_BIN", root().join("target/debug/medseal"));
         self.scan(label, &mut cmd, |line, tally| {
             if let Some(n) = line.strip_prefix("# pass ") {
                 tally.passed += n.trim().parse::<u64>().unwrap_or(0);

@@ -710,8 +710,7 @@ impl<'p> Engine<'p> {
         self.rules
             .iter()
             .find(|r| {
-                r.resources
-                    .is_none_or(|rs| rs.contains(&cx.rtype))
+                r.resources.is_none_or(|rs| rs.contains(&cx.rtype))
                     && r.path_resource.is_none_or(|x| x == cx.rtype)
                     && r.types.is_none_or(|ts| dt.is_some_and(|d| ts.contains(&d)))
                     && r.extension.is_none_or(|u| ext == Some(u))
