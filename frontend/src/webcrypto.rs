@@ -33,8 +33,11 @@ const MAX_PREOPENED: usize = 64;
 pub struct FastCipher {
     key: Zeroizing<[u8; 32]>,
     fallback: AesGcmChunk,
-    opened: RefCell<Vec<([u8; 12], Zeroizing<Vec<u8>>)>>,
+    opened: RefCell<Vec<Preopened>>,
 }
+
+/// A chunk's nonce and the plaintext WebCrypto opened under it.
+type Preopened = ([u8; 12], Zeroizing<Vec<u8>>);
 
 impl FastCipher {
     /// The payload key, to import into WebCrypto.
