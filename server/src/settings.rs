@@ -31,7 +31,7 @@ pub struct Settings {
     pub static_dir: PathBuf,
 
     /// Largest object (share or contribution ciphertext) in bytes.
-    #[arg(long, env = "MEDSEAL_MAX_OBJECT_SIZE", default_value_t = 512 * 1024 * 1024)]
+    #[arg(long, env = "MEDSEAL_MAX_OBJECT_SIZE", default_value_t = 4 * 1024 * 1024 * 1024)]
     pub max_object_size: u64,
 
     /// Size of every upload part except the last, in bytes. It is also the largest part body.

@@ -56,7 +56,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     tools::run(tools::command("trunk").args(["build", "--release", "--offline", "--locked"]))?;
     stage.done();
     let stage = Stage::start("build the server and the CLI (release)");
-    tools::cargo(&["build", "--release", "--locked", "-p", "medseal-server", "-p", "medseal-cli"])?;
+    tools::cargo(&[
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "medseal-server",
+        "-p",
+        "medseal-cli",
+    ])?;
     stage.done();
 
     let stage = Stage::start("benchmarks");

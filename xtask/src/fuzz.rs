@@ -32,7 +32,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     .map_err(|_| format!("--seconds: not a number: {value}"))?;
             }
             "-h" | "--help" => {
-                println!("cargo xtask fuzz [--seconds N] [TARGET...]   targets: {}", TARGETS.join(", "));
+                println!(
+                    "cargo xtask fuzz [--seconds N] [TARGET...]   targets: {}",
+                    TARGETS.join(", ")
+                );
                 return Ok(());
             }
             t if TARGETS.contains(&t) => targets.push(t.to_owned()),

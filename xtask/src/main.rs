@@ -54,7 +54,9 @@ commands:
 /// The repository root (the parent of this crate's folder).
 pub fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map_or(manifest.clone(), Path::to_path_buf)
+    manifest
+        .parent()
+        .map_or(manifest.clone(), Path::to_path_buf)
 }
 
 fn run(args: &[String]) -> Result<(), String> {
@@ -72,10 +74,21 @@ fn run(args: &[String]) -> Result<(), String> {
     println!("xtask: starting MedSeal; data in {data_dir}");
     let status = Command::new(server)
         .current_dir(root())
-        .args(["--listen", &listen, "--data-dir", &data_dir, "--static-dir", "dist"])
+        .args([
+            "--listen",
+            &listen,
+            "--data-dir",
+            &data_dir,
+            "--static-dir",
+            "dist",
+        ])
         .status()
         .map_err(|e| format!("could not start the server: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("the server stopped: {status}")) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the server stopped: {status}"))
+    }
 }
 
 /// Installs the build tools, builds the app into `dist/` and the server, and returns the
@@ -84,7 +97,15 @@ fn build_all() -> Result<PathBuf, String> {
     tools::install_build_tools()?;
     build_app()?;
     let stage = Stage::start("build the server (release)");
-    tools::cargo(&["build", "--release", "--locked", "-p", "medseal-server", "-p", "medseal-cli"])?;
+    tools::cargo(&[
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "medseal-server",
+        "-p",
+        "medseal-cli",
+    ])?;
     stage.done();
     Ok(root().join("target/release/medseal-server"))
 }
@@ -94,7 +115,11 @@ fn build_all() -> Result<PathBuf, String> {
 fn build_app() -> Result<(), String> {
     let stage = Stage::start("build the browser app (trunk, release)");
     tools::cargo(&["fetch", "--locked"])?;
-    tools::run(tools::command("trunk").args(["build", "--release", "--offline", "--locked"]).current_dir(root()))?;
+    tools::run(
+        tools::command("trunk")
+            .args(["build", "--release", "--offline", "--locked"])
+            .current_dir(root()),
+    )?;
     stage.done();
     Ok(())
 }
@@ -108,22 +133,49 @@ fn test(args: &[String]) -> Result<(), String> {
     let mut tally = Tally::default();
 
     let stage = Stage::start("native tests (core, server, cli)");
-    tally.cargo_tests("native", &["test", "--locked", "--workspace", "--exclude", "medseal-frontend", "--exclude", "xtask"], &[]);
+    tally.cargo_tests(
+        "native",
+        &[
+            "test",
+            "--locked",
+            "--workspace",
+            "--exclude",
+            "medseal-frontend",
+            "--exclude",
+            "xtask",
+        ],
+        &[],
+    );
     stage.done();
 
     if wasm {
         let stage = Stage::start("wasm tests in headless Chromium (wasm-bindgen-test)");
         let runner = tools::cargo_bin("wasm-bindgen-test-runner");
         let envs = [
-            ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner.to_string_lossy().into_owned()),
+            (
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                runner.to_string_lossy().into_owned(),
+            ),
             ("CHROMEDRIVER", "/usr/bin/chromedriver".to_owned()),
             ("WASM_BINDGEN_TEST_TIMEOUT", "600".to_owned()),
         ];
         let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let wasm_test = ["test", "--locked", "--target", "wasm32-unknown-unknown"];
-        tally.cargo_tests("wasm core", &[&wasm_test[..], &["-p", "medseal-core", "--tests"]].concat(), &envs);
+        tally.cargo_tests(
+            "wasm core",
+            &[&wasm_test[..], &["-p", "medseal-core", "--tests"]].concat(),
+            &envs,
+        );
         // WebCrypto and the aes-gcm crate must give the same bytes (frontend/tests/webcrypto.rs).
-        tally.cargo_tests("wasm webcrypto", &[&wasm_test[..], &["-p", "medseal-frontend", "--test", "webcrypto"]].concat(), &envs);
+        tally.cargo_tests(
+            "wasm webcrypto",
+            &[
+                &wasm_test[..],
+                &["-p", "medseal-frontend", "--test", "webcrypto"],
+            ]
+            .concat(),
+            &envs,
+        );
         stage.done();
     }
 
@@ -136,13 +188,23 @@ fn test(args: &[String]) -> Result<(), String> {
         stage.done();
     }
 
-    println!("\nxtask: all tests took {:.0} s", started.elapsed().as_secs_f64());
+    println!(
+        "\nxtask: all tests took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     tally.summary()
 }
 
 /// The app in release mode (what users get) and the server binary the tests start.
 fn build_for_e2e() -> Result<PathBuf, String> {
     build_app()?;
-    tools::cargo(&["build", "--locked", "-p", "medseal-server", "-p", "medseal-cli"])?;
+    tools::cargo(&[
+        "build",
+        "--locked",
+        "-p",
+        "medseal-server",
+        "-p",
+        "medseal-cli",
+    ])?;
     Ok(root().join("target/debug/medseal-server"))
 }

@@ -47,8 +47,14 @@ pub fn command(program: &str) -> Command {
 /// Runs a command to completion, failing on a non-zero exit.
 pub fn run(cmd: &mut Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
-    let status = cmd.status().map_err(|e| format!("could not start {shown}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{shown} failed: {status}")) }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed: {status}"))
+    }
 }
 
 /// Runs `cargo` with arguments.
@@ -59,12 +65,19 @@ pub fn cargo(args: &[&str]) -> Result<(), String> {
 /// The first line a command prints, or `None` if it cannot run.
 fn version_of(program: &PathBuf, arg: &str) -> Option<String> {
     let out = Command::new(program).arg(arg).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_owned())
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_owned()
+    })
 }
 
 /// The exact `wasm-bindgen` version in Cargo.lock: its CLI must match it.
 fn locked_wasm_bindgen_version() -> Result<String, String> {
-    let lock = std::fs::read_to_string(root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line == "name = \"wasm-bindgen\"" {
@@ -80,8 +93,11 @@ fn locked_wasm_bindgen_version() -> Result<String, String> {
 /// already present at the right version.
 pub fn install_build_tools() -> Result<(), String> {
     let stage = Stage::start("build tools");
-    let targets = Command::new("rustup").args(["target", "list", "--installed"]).output();
-    let has_wasm = targets.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown"));
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    let has_wasm = targets
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("wasm32-unknown-unknown"));
     if !has_wasm {
         run(command("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
@@ -97,20 +113,35 @@ pub fn install_build_tools() -> Result<(), String> {
     if have.as_deref() != Some(&format!("wasm-bindgen {wanted}")) {
         println!("xtask: installing wasm-bindgen-cli {wanted} (matches Cargo.lock)");
         // Not --locked: the CLI's own lockfile pins a crate version the index no longer has.
-        cargo(&["install", "--force", "wasm-bindgen-cli", "--version", &wanted])?;
+        cargo(&[
+            "install",
+            "--force",
+            "wasm-bindgen-cli",
+            "--version",
+            &wanted,
+        ])?;
     }
 
     if !wasm_opt_bin_dir().join("wasm-opt").exists() {
         println!("xtask: installing wasm-opt (binaryen 132 from npm)");
-        run(command("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(root().join("xtask/wasm-opt")))?;
+        run(command("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(root().join("xtask/wasm-opt")))?;
     }
     stage.done();
     Ok(())
 }
 
 fn as_root(args: &[&str]) -> Command {
-    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let mut cmd = if is_root { command(args[0]) } else { command("sudo") };
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let mut cmd = if is_root {
+        command(args[0])
+    } else {
+        command("sudo")
+    };
     cmd.args(if is_root { &args[1..] } else { args });
     cmd.env("DEBIAN_FRONTEND", "noninteractive");
     cmd
@@ -119,19 +150,42 @@ fn as_root(args: &[&str]) -> Command {
 /// Chromium and chromedriver from Debian, the local S3 server, and the browser driver library.
 pub fn install_test_tools() -> Result<(), String> {
     let stage = Stage::start("test tools");
-    if !PathBuf::from("/usr/bin/chromium").exists() || !PathBuf::from("/usr/bin/chromedriver").exists() {
+    if !PathBuf::from("/usr/bin/chromium").exists()
+        || !PathBuf::from("/usr/bin/chromedriver").exists()
+    {
         println!("xtask: installing Chromium and chromedriver from apt");
         run(&mut as_root(&["apt-get", "update", "-q"]))?;
-        run(&mut as_root(&["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]))?;
+        run(&mut as_root(&[
+            "apt-get",
+            "install",
+            "-y",
+            "-q",
+            "chromium",
+            "chromium-driver",
+        ]))?;
     }
     if version_of(&cargo_bin("s3s-fs"), "--version").is_none() {
-        println!("xtask: installing s3s-fs {S3S_FS_VERSION} (the local S3 server for storage tests)");
-        cargo(&["install", "--locked", "s3s-fs", "--version", S3S_FS_VERSION, "--features", "binary"])?;
+        println!(
+            "xtask: installing s3s-fs {S3S_FS_VERSION} (the local S3 server for storage tests)"
+        );
+        cargo(&[
+            "install",
+            "--locked",
+            "s3s-fs",
+            "--version",
+            S3S_FS_VERSION,
+            "--features",
+            "binary",
+        ])?;
     }
     let e2e = root().join("tests/e2e");
     if !e2e.join("node_modules/playwright-core").exists() {
-        println!("xtask: installing playwright-core (drives Debian's Chromium; downloads no browser)");
-        run(command("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&e2e))?;
+        println!(
+            "xtask: installing playwright-core (drives Debian's Chromium; downloads no browser)"
+        );
+        run(command("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&e2e))?;
     }
     stage.done();
     Ok(())
@@ -146,11 +200,18 @@ pub struct Stage {
 impl Stage {
     pub fn start(name: &'static str) -> Self {
         println!("\n== {name}");
-        Self { name, started: Instant::now() }
+        Self {
+            name,
+            started: Instant::now(),
+        }
     }
 
     pub fn done(self) {
-        println!("== {} took {:.1} s", self.name, self.started.elapsed().as_secs_f64());
+        println!(
+            "== {} took {:.1} s",
+            self.name,
+            self.started.elapsed().as_secs_f64()
+        );
     }
 }
 
@@ -209,7 +270,12 @@ impl Tally {
         self.broken.push(format!("{label}: {message}"));
     }
 
-    fn scan(&mut self, label: &str, cmd: &mut Command, mut parse: impl FnMut(&str, &mut Self) -> bool) {
+    fn scan(
+        &mut self,
+        label: &str,
+        cmd: &mut Command,
+        mut parse: impl FnMut(&str, &mut Self) -> bool,
+    ) {
         cmd.stdout(Stdio::piped());
         let mut child = match cmd.spawn() {
             Ok(child) => child,
@@ -243,12 +309,20 @@ impl Tally {
             println!("xtask: problem: {problem}");
         }
         println!("{} passed, {} failed", self.passed, self.failed);
-        if self.failed == 0 { Ok(()) } else { Err(format!("{} failed", self.failed)) }
+        if self.failed == 0 {
+            Ok(())
+        } else {
+            Err(format!("{} failed", self.failed))
+        }
     }
 }
 
 fn count_before(text: &str, suffix: &str) -> u64 {
     text.split(';')
-        .find_map(|part| part.trim().strip_suffix(suffix).and_then(|n| n.trim().rsplit(' ').next()?.parse().ok()))
+        .find_map(|part| {
+            part.trim()
+                .strip_suffix(suffix)
+                .and_then(|n| n.trim().rsplit(' ').next()?.parse().ok())
+        })
         .unwrap_or(0)
 }

@@ -18,6 +18,10 @@ pub struct OpenedFile {
     pub media_type: String,
     /// True if the patient masked it before sharing.
     pub masked: bool,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// Its bytes, when small enough to show here (empty for larger files, which are offered
+    /// only as a download).
     pub data: Rc<Vec<u8>>,
     /// An object URL of the bytes, for download and inline display.
     pub url: String,
@@ -38,7 +42,9 @@ pub fn record_view(props: &Props) -> Html {
     let file = &props.file;
     let media = file.media_type.to_ascii_lowercase();
     let name = file.name.to_ascii_lowercase();
-    let body = if media == "application/pdf" || name.ends_with(".pdf") {
+    let body = if file.data.len() as u64 != file.size {
+        html! { <p data-testid="too-large">{ format!("This file is too large to show here ({}). Use “Download original” to open it.", human_size(file.size)) }</p> }
+    } else if media == "application/pdf" || name.ends_with(".pdf") {
         html! {
             <object class="pdf" data={file.url.clone()} type="application/pdf" aria-label={format!("PDF document {}", file.name)}>
                 <p>{ "This browser cannot show PDFs inline. Use “Download original”." }</p>
@@ -64,7 +70,7 @@ pub fn record_view(props: &Props) -> Html {
         <article class="file" data-testid="record-view" aria-labelledby={format!("file-{}", file.url.len())}>
             <div class="file-head">
                 <h2 data-testid="file-name">{ file.name.clone() }</h2>
-                <p class="meta">{ format!("{} · {}", if file.media_type.is_empty() { "file" } else { &file.media_type }, human_size(file.data.len())) }</p>
+                <p class="meta">{ format!("{} · {}", if file.media_type.is_empty() { "file" } else { &file.media_type }, human_size(file.size)) }</p>
                 <a class="button primary" data-testid="download-original" href={file.url.clone()} download={file.name.clone()}>
                     { "Download original" }
                 </a>
@@ -74,7 +80,7 @@ pub fn record_view(props: &Props) -> Html {
     }
 }
 
-fn human_size(bytes: usize) -> String {
+fn human_size(bytes: u64) -> String {
     match bytes {
         0..1_024 => format!("{bytes} bytes"),
         1_024..1_048_576 => format!("{:.1} KB", bytes as f64 / 1024.0),

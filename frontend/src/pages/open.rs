@@ -183,6 +183,7 @@ async fn decrypt(
                 let media_type = get(&f, "type").as_string().unwrap_or_default();
                 let blob: web_sys::Blob = get(&f, "blob").unchecked_into();
                 let url = web_sys::Url::create_object_url_with_blob(&blob).unwrap_or_default();
+                let size = blob.size() as u64;
                 let data = if blob.size() <= VIEW_LIMIT {
                     match JsFuture::from(blob.array_buffer()).await {
                         Ok(buffer) => Uint8Array::new(&buffer).to_vec(),
@@ -195,6 +196,7 @@ async fn decrypt(
                     name,
                     media_type,
                     masked: get(&f, "masked").as_bool().unwrap_or(false),
+                    size,
                     data: Rc::new(data),
                     url,
                 });

@@ -192,6 +192,7 @@ pub fn open_with_key_page(props: &OpenProps) -> Html {
                                         .unwrap_or_default(),
                                     media_type,
                                     masked: get(&f, "masked").as_bool().unwrap_or(false),
+                                    size: data.len() as u64,
                                     data: Rc::new(data),
                                 }
                             })
