@@ -41,31 +41,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
             other => return Err(format!("unknown option {other}\n\n{USAGE}")),
         }
     }
-    tools::install_build_tools()?;
     tools::install_test_tools()?;
     let nginx = PathBuf::from(std::env::var("NGINX").unwrap_or_else(|_| "/usr/sbin/nginx".into()));
     if !nginx.exists() {
-        return Err(format!(
-            "{} is missing: the server benchmark compares with nginx (apt-get install nginx-light)",
-            nginx.display()
-        ));
+        println!("xtask: installing nginx from apt (the server benchmark's reference)");
+        tools::apt_install(&["nginx-light"])?;
     }
 
-    let stage = Stage::start("build the browser app (trunk, release)");
-    tools::cargo(&["fetch", "--locked"])?;
-    tools::run(tools::command("trunk").args(["build", "--release", "--offline", "--locked"]))?;
-    stage.done();
-    let stage = Stage::start("build the server and the CLI (release)");
-    tools::cargo(&[
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "medseal-server",
-        "-p",
-        "medseal-cli",
-    ])?;
-    stage.done();
+    // The same release build `cargo xtask run` serves.
+    crate::build_all()?;
 
     let stage = Stage::start("benchmarks");
     let target = cargo_target_dir();

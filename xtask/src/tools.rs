@@ -147,6 +147,14 @@ fn as_root(args: &[&str]) -> Command {
     cmd
 }
 
+/// Installs Debian packages (as root, or through sudo).
+pub fn apt_install(packages: &[&str]) -> Result<(), String> {
+    run(&mut as_root(&["apt-get", "update", "-q"]))?;
+    run(&mut as_root(
+        &[&["apt-get", "install", "-y", "-q"][..], packages].concat(),
+    ))
+}
+
 /// Chromium and chromedriver from Debian, the local S3 server, and the browser driver library.
 pub fn install_test_tools() -> Result<(), String> {
     let stage = Stage::start("test tools");
@@ -154,15 +162,7 @@ pub fn install_test_tools() -> Result<(), String> {
         || !PathBuf::from("/usr/bin/chromedriver").exists()
     {
         println!("xtask: installing Chromium and chromedriver from apt");
-        run(&mut as_root(&["apt-get", "update", "-q"]))?;
-        run(&mut as_root(&[
-            "apt-get",
-            "install",
-            "-y",
-            "-q",
-            "chromium",
-            "chromium-driver",
-        ]))?;
+        apt_install(&["chromium", "chromium-driver"])?;
     }
     if version_of(&cargo_bin("s3s-fs"), "--version").is_none() {
         println!(
