@@ -49,10 +49,12 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
         /// The link key (base64url), as printed by `encrypt`.
+        /// A key may begin with `-` (it is base64url), so values that look like flags are taken.
         #[arg(
             long,
             conflicts_with = "identity",
-            required_unless_present = "identity"
+            required_unless_present = "identity",
+            allow_hyphen_values = true
         )]
         key: Option<String>,
         /// An RSA private key (PKCS#8 PEM) the container was encrypted to.

@@ -66,6 +66,33 @@ fn link_key_round_trips_every_chunk_shape() {
 }
 
 #[test]
+fn a_key_that_begins_with_a_hyphen_is_a_key() {
+    // One key in 64 starts with `-` in base64url; the CLI must not take it for a flag.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (input, sealed, back) = (
+        dir.path().join("in"),
+        dir.path().join("sealed"),
+        dir.path().join("back"),
+    );
+    std::fs::write(&input, b"x").expect("input");
+    ok(&medseal(&["encrypt", s(&input), "-o", s(&sealed)]));
+    let out = medseal(&[
+        "decrypt",
+        "--key",
+        &format!("-{}", "A".repeat(42)),
+        s(&sealed),
+        "-o",
+        s(&back),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        !stderr.contains("unexpected argument"),
+        "the key was parsed as a flag: {stderr}"
+    );
+}
+
+#[test]
 fn password_needs_link_and_password() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (input, sealed, back) = (
