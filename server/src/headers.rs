@@ -52,9 +52,12 @@ pub fn content_security_policy(static_dir: &Path) -> HeaderValue {
         script_src.push(' ');
         script_src.push_str(hash);
     }
+    // `object-src blob:` and `frame-src blob:` let the record viewer show a decrypted PDF inline
+    // from an object URL the page made itself (Chromium frames its PDF viewer); nothing from
+    // another origin can be embedded.
     let policy = format!(
         "default-src 'self'; script-src {script_src}; style-src 'self'; \
-         img-src 'self' blob: data:; connect-src 'self'; object-src 'none'; \
+         img-src 'self' blob: data:; connect-src 'self'; object-src blob:; frame-src blob:; \
          worker-src 'self' blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     );
     HeaderValue::from_str(&policy)

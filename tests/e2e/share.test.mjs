@@ -262,3 +262,29 @@ test('sharing can be cancelled while it runs, and the page stays responsive', as
   assert.match(await patient.getByTestId('error').innerText(), /cancelled/i);
   assert.equal(await patient.getByTestId('share-link').count(), 0, 'no link was made');
 });
+
+test('a PDF is shown inline under the page\'s content security policy', async () => {
+  // A minimal one-page PDF.
+  const pdf = path.join(work, 'discharge-letter.pdf');
+  writeFileSync(pdf, [
+    '%PDF-1.4',
+    '1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj',
+    '2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj',
+    '3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >> endobj',
+    'trailer << /Root 1 0 R >>',
+    '%%EOF',
+  ].join('\n'));
+  const patient = await newPage(browser);
+  const { link } = await shareFiles(patient, server.url, pdf);
+  const doctor = await newPage(browser);
+  const violations = [];
+  doctor.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+  await doctor.goto(link);
+  await doctor.getByTestId('record-view').waitFor({ timeout: 60_000 });
+  const data = await doctor.locator('object.pdf').getAttribute('data');
+  assert.match(data ?? '', /^blob:/, 'the PDF is embedded from an object URL');
+  await doctor.waitForTimeout(500);
+  assert.deepEqual(violations, [], 'the policy lets the PDF load');
+  const { bytes } = await downloadOriginal(doctor);
+  assert.ok(bytes.equals(readFileSync(pdf)));
+});
