@@ -4,6 +4,7 @@ use super::MaskError;
 use super::date::FhirDate;
 use super::fhir::Engine;
 use super::policy::{DataType, IdentifierKind, Method, Policy, normalize_column};
+use super::preview::{TextEdits, TextHit};
 use super::text::{Scanner, Sweep};
 use super::zip::generalize_zip;
 
@@ -267,7 +268,7 @@ pub(crate) fn mask_csv(
         write_field(&mut out, h);
     }
     out.push_str(newline);
-    for (r, mut sweep) in body.iter().zip(sweeps) {
+    for (n, (r, mut sweep)) in body.iter().zip(sweeps).enumerate() {
         if r.len() == 1 && r[0].is_empty() {
             continue;
         }
@@ -280,7 +281,11 @@ pub(crate) fn mask_csv(
             if i > 0 {
                 out.push(',');
             }
-            let masked = mask_cell(engine, cell, col, &patient);
+            let at = Cell {
+                row: n + 2,
+                column: &header[i],
+            };
+            let masked = mask_cell(engine, cell, col, &patient, &at);
             write_field(&mut out, &masked);
         }
         std::mem::swap(&mut engine.sweep, &mut sweep);
@@ -289,54 +294,81 @@ pub(crate) fn mask_csv(
     Ok(out)
 }
 
-fn mask_cell(engine: &mut Engine<'_>, cell: &str, col: &Column, patient: &str) -> String {
+/// Where a cell is, for the preview: `row 3, column NAME` (the header is row 1).
+struct Cell<'a> {
+    row: usize,
+    column: &'a str,
+}
+
+impl Cell<'_> {
+    fn location(&self) -> String {
+        format!("row {}, column {}", self.row, self.column)
+    }
+}
+
+fn mask_cell(
+    engine: &mut Engine<'_>,
+    cell: &str,
+    col: &Column,
+    patient: &str,
+    at: &Cell<'_>,
+) -> String {
     if cell.is_empty() {
         return String::new();
     }
+    let location = || at.location();
     let Some(method) = col.method else {
-        return engine.scan_text(cell.to_owned(), patient, true);
+        return engine.scan_text(cell.to_owned(), patient, true, &location);
     };
     let rule = col.rule.as_str();
-    let count = |engine: &mut Engine<'_>, m: Method| engine.tally.add(rule, col.kind, m);
+    // Counts a change, and records it for the preview (an emptied cell is a removed value).
+    let change = |engine: &mut Engine<'_>, m: Method, out: String| {
+        engine.tally.add(rule, col.kind, m);
+        if let Some(r) = &mut engine.tally.preview {
+            let after = (!out.is_empty()).then_some(out.as_str());
+            r.whole(&location, rule, col.kind, m, cell, after);
+        }
+        out
+    };
     match method {
         Method::Keep => cell.to_owned(),
-        Method::Redact => {
-            count(engine, Method::Redact);
-            String::new()
-        }
+        Method::Redact => change(engine, Method::Redact, String::new()),
         Method::Substitute => {
-            count(engine, Method::Substitute);
-            col.value.clone().unwrap_or_default()
+            let value = col.value.clone().unwrap_or_default();
+            change(engine, Method::Substitute, value)
         }
         Method::Pseudonym => {
-            count(engine, Method::Pseudonym);
-            engine.pseudonym(cell)
+            let p = engine.pseudonym(cell);
+            change(engine, Method::Pseudonym, p)
         }
         Method::Generalize | Method::DateShift => match col.role {
-            Role::BirthDate if engine.over_89(cell) => {
-                count(engine, Method::Generalize);
-                super::NINETY_OR_OLDER.to_owned()
-            }
-            Role::Zip => {
-                count(engine, Method::Generalize);
-                generalize_zip(cell).unwrap_or_default()
-            }
+            Role::BirthDate if engine.over_89(cell) => change(
+                engine,
+                Method::Generalize,
+                super::NINETY_OR_OLDER.to_owned(),
+            ),
+            Role::Zip => change(
+                engine,
+                Method::Generalize,
+                generalize_zip(cell).unwrap_or_default(),
+            ),
             Role::Age => match cell.trim().parse::<f64>() {
-                Ok(a) if a > 89.0 => {
-                    count(engine, Method::Generalize);
-                    super::NINETY_OR_OLDER.to_owned()
-                }
+                Ok(a) if a > 89.0 => change(
+                    engine,
+                    Method::Generalize,
+                    super::NINETY_OR_OLDER.to_owned(),
+                ),
                 Ok(_) => cell.to_owned(),
-                Err(_) => engine.scan_text(cell.to_owned(), patient, true),
+                Err(_) => engine.scan_text(cell.to_owned(), patient, true, &location),
             },
             _ => {
                 if let Some(d) = FhirDate::parse(cell.trim()) {
-                    count(engine, method);
-                    return if method == Method::DateShift {
+                    let out = if method == Method::DateShift {
                         d.shifted(engine.shift_for(patient))
                     } else {
                         d.year_string()
                     };
+                    return change(engine, method, out);
                 }
                 // Other layouts (06/12/2003): the text scanner knows them.
                 let shift_days = engine.shift_for(patient);
@@ -346,12 +378,30 @@ fn mask_cell(engine: &mut Engine<'_>, cell: &str, col: &Column, patient: &str) -
                     dates: method,
                     shift_days,
                 };
-                let mut hit = false;
-                let out = scanner.apply(cell, &mut |_, _| hit = true);
-                if hit {
-                    count(engine, method);
+                let mut hits: Vec<TextHit<'_>> = Vec::new();
+                let out = scanner.apply(cell, &mut |h| {
+                    hits.push(TextHit {
+                        rule,
+                        kind: col.kind,
+                        method,
+                        start: h.start,
+                        end: h.end,
+                        len: h.len,
+                    });
+                });
+                if !hits.is_empty() {
+                    engine.tally.add(rule, col.kind, method);
                 }
-                out.unwrap_or_else(|| engine.scan_text(cell.to_owned(), patient, true))
+                match out {
+                    Some(out) => {
+                        if let Some(r) = &mut engine.tally.preview {
+                            let edits = TextEdits::compose(&[], &hits);
+                            r.text(&location, cell, &out, &edits);
+                        }
+                        out
+                    }
+                    None => engine.scan_text(cell.to_owned(), patient, true, &location),
+                }
             }
         },
     }

@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 use super::date::FhirDate;
 use super::key::PseudonymKey;
 use super::policy::{DataType, IdentifierKind, Method, OneOrMany, Policy, Rule, TextPattern};
+use super::preview::{Loc, TextEdits, TextHit};
 use super::report::Tally;
-use super::text::{Scanner, Sweep};
+use super::text::{Hit, Scanner, Sweep};
 use super::zip::generalize_zip;
 
 /// Resource types whose own details are the patient's (or a relative's) identifiers.
@@ -72,6 +73,39 @@ struct Cx {
     contained: bool,
     /// A sibling to add next to the current element (`_birthDate` for the over-89 marker).
     sibling: Option<(String, Value)>,
+    /// Where the walker is, for the preview; `None` unless changes are being recorded.
+    loc: Option<Loc>,
+}
+
+impl Cx {
+    fn push_key(&mut self, key: &str) {
+        if let Some(l) = &mut self.loc {
+            l.push_key(key);
+        }
+    }
+
+    fn push_index(&mut self, i: usize) {
+        if let Some(l) = &mut self.loc {
+            l.push_index(i);
+        }
+    }
+
+    fn pop_loc(&mut self) {
+        if let Some(l) = &mut self.loc {
+            l.pop();
+        }
+    }
+
+    fn location(&self) -> String {
+        self.loc.as_ref().map(Loc::render).unwrap_or_default()
+    }
+}
+
+/// The two passes of the free-text checks, collected for the preview.
+#[derive(Default)]
+struct TextHits {
+    sweep: Vec<TextHit<'static>>,
+    patterns: Vec<TextHit<'static>>,
 }
 
 /// The masking engine for one input.
@@ -87,6 +121,8 @@ pub(crate) struct Engine<'p> {
     latest: Option<(i32, u32, u32)>,
     pseudonyms: HashMap<String, String>,
     shifts: HashMap<String, i64>,
+    /// The NDJSON line being masked, to name a resource without an id in the preview.
+    pub(crate) line: Option<usize>,
 }
 
 /// The id a reference points at: `Patient/123` and `urn:uuid:123` both give `123`.
@@ -186,6 +222,7 @@ impl<'p> Engine<'p> {
             latest: None,
             pseudonyms: HashMap::new(),
             shifts: HashMap::new(),
+            line: None,
         }
     }
 
@@ -434,13 +471,58 @@ impl<'p> Engine<'p> {
         super::date::age_at(&b, &at) > 89
     }
 
-    pub(crate) fn scan_text(&mut self, s: String, patient: &str, patterns: bool) -> String {
+    /// Runs the free-text checks (the known-identifier sweep, then the patterns) over a value;
+    /// when a preview is being made, records what they changed at `location`.
+    pub(crate) fn scan_text(
+        &mut self,
+        s: String,
+        patient: &str,
+        patterns: bool,
+        location: &dyn Fn() -> String,
+    ) -> String {
+        if !self.tally.recording() {
+            return self.scan(s, patient, patterns, None);
+        }
+        let mut hits = TextHits::default();
+        let out = self.scan(s.clone(), patient, patterns, Some(&mut hits));
+        let edits = TextEdits::compose(&hits.sweep, &hits.patterns);
+        if let Some(r) = &mut self.tally.preview {
+            r.text(location, &s, &out, &edits);
+        }
+        out
+    }
+
+    /// The free-text checks over a whole plain-text document; the preview names lines.
+    pub(crate) fn scan_document(&mut self, s: &str) -> String {
+        if !self.tally.recording() {
+            return self.scan(s.to_owned(), "", true, None);
+        }
+        let mut hits = TextHits::default();
+        let out = self.scan(s.to_owned(), "", true, Some(&mut hits));
+        let edits = TextEdits::compose(&hits.sweep, &hits.patterns);
+        if let Some(r) = &mut self.tally.preview {
+            r.lines(s, &out, &edits);
+        }
+        out
+    }
+
+    fn scan(
+        &mut self,
+        s: String,
+        patient: &str,
+        patterns: bool,
+        mut hits: Option<&mut TextHits>,
+    ) -> String {
         let mut cur = s;
         if self.policy.text.sweep_known_identifiers {
             let tally = &mut self.tally;
-            if let Some(out) = self.sweep.apply(&cur, &mut |rule, kind| {
-                tally.add(rule, kind, Method::Redact)
-            }) {
+            let mut record = |h: Hit| {
+                tally.add(h.rule, h.kind, Method::Redact);
+                if let Some(hits) = hits.as_deref_mut() {
+                    hits.sweep.push(TextHit::new(h, Method::Redact));
+                }
+            };
+            if let Some(out) = self.sweep.apply(&cur, &mut record) {
                 cur = out;
             }
         }
@@ -457,15 +539,18 @@ impl<'p> Engine<'p> {
             };
             let dates = self.policy.text.dates;
             let tally = &mut self.tally;
-            let mut hit = |rule: &'static str, kind: IdentifierKind| {
-                let method = if rule == super::text::pattern_rule(TextPattern::Date) {
+            let mut hit = |h: Hit| {
+                let method = if h.rule == super::text::pattern_rule(TextPattern::Date) {
                     dates
-                } else if rule == super::text::pattern_rule(TextPattern::Age) {
+                } else if h.rule == super::text::pattern_rule(TextPattern::Age) {
                     Method::Generalize
                 } else {
                     Method::Redact
                 };
-                tally.add(rule, kind, method);
+                tally.add(h.rule, h.kind, method);
+                if let Some(hits) = hits.as_deref_mut() {
+                    hits.patterns.push(TextHit::new(h, method));
+                }
             };
             if let Some(out) = scanner.apply(&cur, &mut hit) {
                 cur = out;
@@ -480,15 +565,17 @@ impl<'p> Engine<'p> {
     pub(crate) fn mask_document(&mut self, v: Value) -> Value {
         match v {
             Value::Object(map) if map.contains_key("resourceType") => {
-                Value::Object(self.walk_resource(map, None))
+                Value::Object(self.walk_resource(map, None, None))
             }
             other => {
+                let label = self.line.map(|n| format!("line {n}")).unwrap_or_default();
                 let mut cx = Cx {
                     rtype: String::new(),
                     path: Vec::new(),
                     patient: self.default_patient(),
                     contained: false,
                     sibling: None,
+                    loc: self.tally.recording().then(|| Loc::label(label)),
                 };
                 self.walk(other, "", &mut cx).unwrap_or(Value::Null)
             }
@@ -524,10 +611,13 @@ impl<'p> Engine<'p> {
         self.default_patient()
     }
 
+    /// Masks one resource. `parent` is the resource that contains it (for `contained`);
+    /// `outer` the preview location of the place it sits in, if it is not the document.
     fn walk_resource(
         &mut self,
         map: Map<String, Value>,
         parent: Option<&Cx>,
+        outer: Option<&Loc>,
     ) -> Map<String, Value> {
         let rt = map
             .get("resourceType")
@@ -538,12 +628,24 @@ impl<'p> Engine<'p> {
             Some(p) => p.patient.clone(),
             None => self.patient_of(&rt, &map),
         };
+        let loc = self.tally.recording().then(|| {
+            let id = map.get("id").and_then(Value::as_str);
+            match (id, outer) {
+                (Some(id), _) if parent.is_none() => Loc::label(format!("{rt}/{id}")),
+                (_, Some(o)) => Loc::continuing(o),
+                _ => Loc::label(
+                    self.line
+                        .map_or_else(|| rt.clone(), |n| format!("line {n}")),
+                ),
+            }
+        });
         let mut cx = Cx {
             rtype: rt,
             path: Vec::new(),
             patient,
             contained: parent.is_some(),
             sibling: None,
+            loc,
         };
         self.walk_map(map, None, &mut cx)
     }
@@ -557,15 +659,16 @@ impl<'p> Engine<'p> {
         self.walk_map_with(map, dt, cx, None).0
     }
 
-    /// Walks an object's members; the member named `pseudonymize` (a Reference's `reference` or
-    /// an Identifier's `value`) is replaced by its pseudonym in place, keeping member order.
-    /// Returns the object and whether that member changed.
+    /// Walks an object's members; the member named in `pseudonymize` (a Reference's
+    /// `reference` or an Identifier's `value`) is replaced by its pseudonym in place, keeping
+    /// member order, under the rule and kind given with it. Returns the object and whether
+    /// that member changed.
     fn walk_map_with(
         &mut self,
         map: Map<String, Value>,
         dt: Option<DataType>,
         cx: &mut Cx,
-        pseudonymize: Option<&str>,
+        pseudonymize: Option<(&str, &str, IdentifierKind)>,
     ) -> (Map<String, Value>, bool) {
         let content_type = map
             .get("contentType")
@@ -574,20 +677,28 @@ impl<'p> Engine<'p> {
         let mut out = Map::new();
         let mut changed = false;
         for (k, child) in map {
-            if pseudonymize == Some(k.as_str()) {
+            if let Some((field, rule, kind)) = pseudonymize.filter(|p| p.0 == k) {
                 if let Value::String(s) = &child {
-                    let p = if k == "reference" {
+                    let p = if field == "reference" {
                         self.pseudonym_reference(s)
                     } else {
                         self.pseudonym(s)
                     };
                     changed |= p != *s;
+                    if let (Some(r), Some(loc)) = (&mut self.tally.preview, &mut cx.loc) {
+                        loc.push_key(&k);
+                        r.whole(&|| loc.render(), rule, kind, Method::Pseudonym, s, Some(&p));
+                        loc.pop();
+                    }
                     out.insert(k, Value::String(p));
                     continue;
                 }
             }
             if dt == Some(DataType::Attachment) && k == "data" {
-                if let Some(v) = self.attachment_data(child, content_type.as_deref(), cx) {
+                cx.push_key(&k);
+                let masked = self.attachment_data(child, content_type.as_deref(), cx);
+                cx.pop_loc();
+                if let Some(v) = masked {
                     out.insert(k, v);
                 }
                 continue;
@@ -597,7 +708,12 @@ impl<'p> Engine<'p> {
                     if let Value::Object(m) = child {
                         let contained = k == "contained";
                         let parent = if contained { Some(&*cx) } else { None };
-                        let masked = self.walk_resource(m, parent);
+                        let outer = cx.loc.as_ref().map(|l| {
+                            let mut l = l.clone();
+                            l.push_key(&k);
+                            l
+                        });
+                        let masked = self.walk_resource(m, parent, outer.as_ref());
                         out.insert(k, Value::Object(masked));
                     }
                     continue;
@@ -607,9 +723,16 @@ impl<'p> Engine<'p> {
                 if let Value::Array(items) = child {
                     let masked: Vec<Value> = items
                         .into_iter()
-                        .map(|i| match i {
+                        .enumerate()
+                        .map(|(i, item)| match item {
                             Value::Object(m) if m.contains_key("resourceType") => {
-                                Value::Object(self.walk_resource(m, Some(&*cx)))
+                                let outer = cx.loc.as_ref().map(|l| {
+                                    let mut l = l.clone();
+                                    l.push_key(&k);
+                                    l.push_index(i);
+                                    l
+                                });
+                                Value::Object(self.walk_resource(m, Some(&*cx), outer.as_ref()))
                             }
                             other => other,
                         })
@@ -619,7 +742,9 @@ impl<'p> Engine<'p> {
                 }
             }
             cx.path.push(k.clone());
+            cx.push_key(&k);
             let masked = self.walk(child, &k, cx);
+            cx.pop_loc();
             cx.path.pop();
             if let Some(v) = masked {
                 out.insert(k, v);
@@ -748,7 +873,13 @@ impl<'p> Engine<'p> {
                 let was_empty = items.is_empty();
                 let out: Vec<Value> = items
                     .into_iter()
-                    .filter_map(|i| self.walk(i, key, cx))
+                    .enumerate()
+                    .filter_map(|(n, i)| {
+                        cx.push_index(n);
+                        let v = self.walk(i, key, cx);
+                        cx.pop_loc();
+                        v
+                    })
                     .collect();
                 (was_empty || !out.is_empty()).then_some(Value::Array(out))
             }
@@ -762,7 +893,7 @@ impl<'p> Engine<'p> {
             return s;
         }
         let patient = cx.patient.clone();
-        self.scan_text(s, &patient, true)
+        self.scan_text(s, &patient, true, &|| cx.location())
     }
 
     fn attachment_data(&mut self, v: Value, content_type: Option<&str>, cx: &Cx) -> Option<Value> {
@@ -773,6 +904,7 @@ impl<'p> Engine<'p> {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(compact.as_bytes())
             .ok();
+        let size = decoded.as_ref().map(Vec::len);
         let text = decoded.and_then(|bytes| {
             let textual = content_type.is_none_or(is_textual);
             if textual {
@@ -784,7 +916,8 @@ impl<'p> Engine<'p> {
         match text {
             Some(t) => {
                 let patient = cx.patient.clone();
-                let masked = self.scan_text(t.clone(), &patient, true);
+                let at = || format!("{} (decoded text)", cx.location());
+                let masked = self.scan_text(t.clone(), &patient, true, &at);
                 if masked == t {
                     Some(Value::String(data))
                 } else {
@@ -794,11 +927,20 @@ impl<'p> Engine<'p> {
                 }
             }
             None if self.policy.text.redact_binary_attachments => {
-                self.tally
-                    .add("binary-attachments", IdentifierKind::Photo, Method::Redact);
+                let (rule, kind) = ("binary-attachments", IdentifierKind::Photo);
+                self.tally.add(rule, kind, Method::Redact);
                 self.tally.note(
                     "Attachments that are not text (images, PDFs) were removed because they cannot be checked for identifiers.".to_owned(),
                 );
+                if let Some(r) = &mut self.tally.preview {
+                    let what = match (content_type, size) {
+                        (Some(ct), Some(n)) => format!("an attachment of type {ct}, {n} bytes"),
+                        (None, Some(n)) => format!("an attachment, {n} bytes"),
+                        (Some(ct), None) => format!("an attachment of type {ct}"),
+                        (None, None) => "an attachment".to_owned(),
+                    };
+                    r.whole(&|| cx.location(), rule, kind, Method::Redact, &what, None);
+                }
                 None
             }
             None => Some(Value::String(data)),
@@ -806,6 +948,22 @@ impl<'p> Engine<'p> {
     }
 
     // ---------------------------------------------------------------- methods
+
+    /// Records, for the preview, that the element at the walker's place changed from `before`
+    /// to `after` (removed when `None`).
+    fn record(
+        &mut self,
+        cx: &mut Cx,
+        rule: &str,
+        kind: IdentifierKind,
+        method: Method,
+        before: &Value,
+        after: Option<&Value>,
+    ) {
+        if let (Some(r), Some(loc)) = (&mut self.tally.preview, &mut cx.loc) {
+            r.value(loc, rule, kind, method, before, after);
+        }
+    }
 
     fn apply(
         &mut self,
@@ -819,9 +977,13 @@ impl<'p> Engine<'p> {
             // A rule that names an array applies to each item.
             let out: Vec<Value> = items
                 .into_iter()
-                .filter_map(|i| {
+                .enumerate()
+                .filter_map(|(n, i)| {
                     let idt = self.infer_type(key, &i, cx).or(dt);
-                    self.apply(rule, i, key, idt, cx)
+                    cx.push_index(n);
+                    let v = self.apply(rule, i, key, idt, cx);
+                    cx.pop_loc();
+                    v
                 })
                 .collect();
             return (!out.is_empty()).then_some(Value::Array(out));
@@ -847,25 +1009,40 @@ impl<'p> Engine<'p> {
             Method::Keep => Some(v),
             Method::Redact => {
                 self.tally.add(id, kind, Method::Redact);
+                self.record(cx, id, kind, Method::Redact, &v, None);
                 None
             }
             Method::Substitute => {
                 self.tally.add(id, kind, Method::Substitute);
-                rule.value.clone()
+                let out = rule.value.clone();
+                self.record(cx, id, kind, Method::Substitute, &v, out.as_ref());
+                out
             }
             Method::Generalize => self.generalize(rule, kind, v, key, dt, cx),
             Method::DateShift => match v {
                 Value::String(s) if FhirDate::parse(&s).is_some() => {
                     if key == "birthDate" && self.over_89(&s) {
-                        return self.ninety_or_older(id, key, cx);
+                        return self.ninety_or_older(id, key, &s, cx);
                     }
                     let shift = self.shift_for(&cx.patient.clone());
-                    let out = FhirDate::parse(&s).map(|d| d.shifted(shift)).unwrap_or(s);
+                    let out = FhirDate::parse(&s)
+                        .map(|d| d.shifted(shift))
+                        .unwrap_or_else(|| s.clone());
                     self.tally.add(id, kind, Method::DateShift);
-                    Some(Value::String(out))
+                    let out = Value::String(out);
+                    self.record(
+                        cx,
+                        id,
+                        kind,
+                        Method::DateShift,
+                        &Value::String(s),
+                        Some(&out),
+                    );
+                    Some(out)
                 }
-                _ => {
+                other => {
                     self.tally.add(id, kind, Method::Redact);
+                    self.record(cx, id, kind, Method::Redact, &other, None);
                     None
                 }
             },
@@ -873,9 +1050,26 @@ impl<'p> Engine<'p> {
         }
     }
 
-    fn ninety_or_older(&mut self, rule: &str, key: &str, cx: &mut Cx) -> Option<Value> {
+    fn ninety_or_older(
+        &mut self,
+        rule: &str,
+        key: &str,
+        before: &str,
+        cx: &mut Cx,
+    ) -> Option<Value> {
         self.tally
             .add(rule, IdentifierKind::Dates, Method::Generalize);
+        if let (Some(r), Some(loc)) = (&mut self.tally.preview, &cx.loc) {
+            // The element goes; a marker saying "90 or older" takes its place.
+            r.whole(
+                &|| loc.render(),
+                rule,
+                IdentifierKind::Dates,
+                Method::Generalize,
+                before,
+                Some(super::NINETY_OR_OLDER),
+            );
+        }
         cx.sibling = Some((
             format!("_{key}"),
             serde_json::json!({
@@ -898,66 +1092,83 @@ impl<'p> Engine<'p> {
         cx: &mut Cx,
     ) -> Option<Value> {
         let id = rule.id.as_str();
+        let g = Method::Generalize;
         match v {
             Value::String(s) => {
                 if let Some(d) = FhirDate::parse(&s) {
                     if key == "birthDate" && self.over_89(&s) {
-                        return self.ninety_or_older(id, key, cx);
+                        return self.ninety_or_older(id, key, &s, cx);
                     }
-                    let year = d.year_string();
-                    if year != s {
-                        self.tally.add(id, kind, Method::Generalize);
+                    let year = Value::String(d.year_string());
+                    if year != s.as_str() {
+                        self.tally.add(id, kind, g);
+                        self.record(cx, id, kind, g, &Value::String(s), Some(&year));
                     }
-                    return Some(Value::String(year));
+                    return Some(year);
                 }
-                self.tally.add(id, kind, Method::Generalize);
-                if key == "postalCode" || key.to_ascii_lowercase().contains("zip") {
-                    return generalize_zip(&s).map(Value::String);
-                }
-                None
+                self.tally.add(id, kind, g);
+                let out = if key == "postalCode" || key.to_ascii_lowercase().contains("zip") {
+                    generalize_zip(&s).map(Value::String)
+                } else {
+                    None
+                };
+                self.record(cx, id, kind, g, &Value::String(s), out.as_ref());
+                out
             }
             Value::Number(n) => {
                 // A bare number under a generalize rule is taken as an age.
                 if n.as_f64().is_some_and(|a| a > 89.0) {
-                    self.tally.add(id, kind, Method::Generalize);
-                    Some(Value::from(90))
+                    self.tally.add(id, kind, g);
+                    let out = Value::from(90);
+                    self.record(cx, id, kind, g, &Value::Number(n), Some(&out));
+                    Some(out)
                 } else {
                     Some(Value::Number(n))
                 }
             }
-            Value::Object(mut m) => match dt {
-                Some(DataType::Address) => {
-                    let before = m.len();
-                    let zip = m
-                        .get("postalCode")
-                        .and_then(Value::as_str)
-                        .map(generalize_zip);
-                    m.retain(|k, _| matches!(k.as_str(), "use" | "type" | "state" | "country"));
-                    let had_zip = zip.is_some();
-                    if let Some(Some(z)) = zip {
-                        m.insert("postalCode".to_owned(), Value::String(z));
+            Value::Object(mut m) => {
+                let before = cx.loc.is_some().then(|| Value::Object(m.clone()));
+                let out = match dt {
+                    Some(DataType::Address) => {
+                        let len = m.len();
+                        let zip = m
+                            .get("postalCode")
+                            .and_then(Value::as_str)
+                            .map(generalize_zip);
+                        m.retain(|k, _| matches!(k.as_str(), "use" | "type" | "state" | "country"));
+                        let had_zip = zip.is_some();
+                        if let Some(Some(z)) = zip {
+                            m.insert("postalCode".to_owned(), Value::String(z));
+                        }
+                        if m.len() != len || had_zip {
+                            self.tally.add(id, kind, g);
+                        }
+                        (!m.is_empty()).then_some(Value::Object(m))
                     }
-                    if m.len() != before || had_zip {
-                        self.tally.add(id, kind, Method::Generalize);
+                    Some(DataType::Age) => {
+                        if m.get("value")
+                            .and_then(Value::as_f64)
+                            .is_some_and(|a| a > 89.0)
+                        {
+                            m.insert("value".to_owned(), Value::from(90));
+                            m.insert("comparator".to_owned(), Value::String(">=".to_owned()));
+                            self.tally.add(id, kind, g);
+                        }
+                        Some(Value::Object(m))
                     }
-                    (!m.is_empty()).then_some(Value::Object(m))
-                }
-                Some(DataType::Age) => {
-                    if m.get("value")
-                        .and_then(Value::as_f64)
-                        .is_some_and(|a| a > 89.0)
-                    {
-                        m.insert("value".to_owned(), Value::from(90));
-                        m.insert("comparator".to_owned(), Value::String(">=".to_owned()));
-                        self.tally.add(id, kind, Method::Generalize);
+                    _ => {
+                        self.tally.add(id, kind, Method::Redact);
+                        if let Some(b) = &before {
+                            self.record(cx, id, kind, Method::Redact, b, None);
+                        }
+                        return None;
                     }
-                    Some(Value::Object(m))
+                };
+                if let Some(b) = &before {
+                    self.record(cx, id, kind, g, b, out.as_ref());
                 }
-                _ => {
-                    self.tally.add(id, kind, Method::Redact);
-                    None
-                }
-            },
+                out
+            }
             other => Some(other),
         }
     }
@@ -972,14 +1183,19 @@ impl<'p> Engine<'p> {
         cx: &mut Cx,
     ) -> Option<Value> {
         let id = rule.id.as_str();
+        let p = Method::Pseudonym;
         match (v, dt) {
             (Value::String(s), Some(DataType::Reference)) => {
-                self.tally.add(id, kind, Method::Pseudonym);
-                Some(Value::String(self.pseudonym_reference(&s)))
+                self.tally.add(id, kind, p);
+                let out = Value::String(self.pseudonym_reference(&s));
+                self.record(cx, id, kind, p, &Value::String(s), Some(&out));
+                Some(out)
             }
             (Value::String(s), _) => {
-                self.tally.add(id, kind, Method::Pseudonym);
-                Some(Value::String(self.pseudonym(&s)))
+                self.tally.add(id, kind, p);
+                let out = Value::String(self.pseudonym(&s));
+                self.record(cx, id, kind, p, &Value::String(s), Some(&out));
+                Some(out)
             }
             (Value::Object(m), Some(t @ (DataType::Reference | DataType::Identifier))) => {
                 let field = if t == DataType::Reference {
@@ -989,16 +1205,16 @@ impl<'p> Engine<'p> {
                 };
                 // Everything else (display text, periods, nested identifiers) goes through the
                 // other rules as usual.
-                let (out, changed) = self.walk_map_with(m, None, cx, Some(field));
+                let (out, changed) = self.walk_map_with(m, None, cx, Some((field, id, kind)));
                 if changed {
-                    self.tally.add(id, kind, Method::Pseudonym);
+                    self.tally.add(id, kind, p);
                 }
                 Some(Value::Object(out))
             }
             (other, _) => {
                 let _ = key;
                 self.tally.add(id, kind, Method::Redact);
-                drop(other);
+                self.record(cx, id, kind, Method::Redact, &other, None);
                 None
             }
         }

@@ -24,6 +24,7 @@ mod date;
 mod fhir;
 mod key;
 mod policy;
+mod preview;
 mod quasi;
 mod report;
 mod text;
@@ -36,6 +37,7 @@ pub use policy::{
     POLICY_VERSION, Policy, PolicyError, Rule, SAFE_HARBOR_JSON, Selector, TextPattern, TextRules,
     normalize_column,
 };
+pub use preview::{Change, MaskPreview, PREVIEW_TEXT_LIMIT};
 pub use quasi::{QuasiIdentifiers, quasi_identifiers};
 pub use report::{InputFormat, MaskReport, RuleCount};
 pub use zip::{LOW_POPULATION_ZIP3, generalize_zip};
@@ -127,6 +129,53 @@ pub fn mask_bytes_with(
     key: &PseudonymKey,
     options: &MaskOptions,
 ) -> Result<(Vec<u8>, MaskReport), MaskError> {
+    mask_inner(input, media_hint, policy, key, options, None).map(|(out, report, _)| (out, report))
+}
+
+/// Masks a record like [`mask_bytes_with`] (the same masked bytes and the same report) and
+/// also lists what changed, for the patient's side-by-side preview: up to `max_changes`
+/// [`Change`]s in document order, with the number of the rest in [`MaskPreview::omitted`].
+///
+/// **The preview holds the patient's identifiers in the clear.** It is for the patient's eyes
+/// on their own device: it is not part of the report or the masked output, and must never be
+/// uploaded, sealed into a share, logged or stored.
+///
+/// ```
+/// use medseal_core::mask::{mask_bytes_preview, MaskOptions, Policy, PseudonymKey};
+///
+/// let key = PseudonymKey::from_bytes(&[7; 32]).unwrap();
+/// let record = br#"{"resourceType":"Patient","id":"p1","name":[{"family":"Doe"}]}"#;
+/// let (masked, report, preview) = mask_bytes_preview(
+///     record, None, &Policy::safe_harbor(), &key, &MaskOptions::default(), 100).unwrap();
+/// let c = &preview.changes[1];
+/// assert_eq!((c.location.as_str(), c.before.as_str(), c.after.as_deref()),
+///            ("Patient/p1 name[0].family", "Doe", None));
+/// assert!(!String::from_utf8(masked).unwrap().contains("Doe"));
+/// assert_eq!(report.total, 2);
+/// ```
+///
+/// # Errors
+/// See [`mask_bytes`].
+pub fn mask_bytes_preview(
+    input: &[u8],
+    media_hint: Option<&str>,
+    policy: &Policy,
+    key: &PseudonymKey,
+    options: &MaskOptions,
+    max_changes: usize,
+) -> Result<(Vec<u8>, MaskReport, MaskPreview), MaskError> {
+    mask_inner(input, media_hint, policy, key, options, Some(max_changes))
+        .map(|(out, report, preview)| (out, report, preview.unwrap_or_default()))
+}
+
+fn mask_inner(
+    input: &[u8],
+    media_hint: Option<&str>,
+    policy: &Policy,
+    key: &PseudonymKey,
+    options: &MaskOptions,
+    max_changes: Option<usize>,
+) -> Result<(Vec<u8>, MaskReport, Option<MaskPreview>), MaskError> {
     policy.validate()?;
     let text = std::str::from_utf8(input).map_err(|_| MaskError::NotText)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -135,6 +184,7 @@ pub fn mask_bytes_with(
         None => detect_format(text, media_hint),
     };
     let mut engine = fhir::Engine::new(policy, key, options.as_of);
+    engine.tally.preview = max_changes.map(preview::Recorder::new);
     let mut format = format;
     let out = match format {
         InputFormat::FhirBundle | InputFormat::FhirResource => {
@@ -164,6 +214,7 @@ pub fn mask_bytes_with(
         }
         InputFormat::Ndjson => {
             let mut values = Vec::new();
+            let mut numbers = Vec::new();
             for (i, line) in text.lines().enumerate() {
                 if line.trim().is_empty() {
                     continue;
@@ -180,9 +231,11 @@ pub fn mask_bytes_with(
                 }
                 engine.learn(&v);
                 values.push(v);
+                numbers.push(i + 1);
             }
             let mut s = String::with_capacity(text.len());
-            for v in values {
+            for (v, n) in values.into_iter().zip(numbers) {
+                engine.line = Some(n);
                 let masked = engine.mask_document(v);
                 s.push_str(
                     &serde_json::to_string(&masked).map_err(|e| MaskError::Json(e.to_string()))?,
@@ -194,11 +247,12 @@ pub fn mask_bytes_with(
         InputFormat::Csv => csv::mask_csv(text, &mut engine, policy)?,
         InputFormat::Text => {
             engine.tally.records = text.lines().count() as u64;
-            engine.scan_text(text.to_owned(), "", true)
+            engine.scan_document(text)
         }
     };
+    let preview = engine.tally.take_preview();
     let report = engine.tally.finish(&policy.name, policy.version, format);
-    Ok((out.into_bytes(), report))
+    Ok((out.into_bytes(), report, preview))
 }
 
 /// Decides the input's form from a media type or file name, else from its content. JSON is

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::policy::{IdentifierKind, Method};
+use super::preview::{MaskPreview, Recorder};
 
 /// The form of the input (and of the output, which keeps it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,16 +77,29 @@ impl MaskReport {
     }
 }
 
-/// Collects counts while masking.
+/// Collects counts while masking, and the preview's changes when asked to.
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
     counts: BTreeMap<(String, IdentifierKind, Method), u64>,
     pub(crate) notes: Vec<String>,
     pub(crate) records: u64,
     pub(crate) patients: u64,
+    /// The change list, only when a preview was asked for. Kept apart from the counts: it
+    /// holds the patient's identifiers and never goes into the report.
+    pub(crate) preview: Option<Recorder>,
 }
 
 impl Tally {
+    /// Whether changes are being recorded for a preview.
+    pub(crate) fn recording(&self) -> bool {
+        self.preview.is_some()
+    }
+
+    /// The preview's changes, taken out before the report is made.
+    pub(crate) fn take_preview(&mut self) -> Option<MaskPreview> {
+        self.preview.take().map(Recorder::finish)
+    }
+
     pub(crate) fn add(&mut self, rule: &str, kind: IdentifierKind, method: Method) {
         *self
             .counts

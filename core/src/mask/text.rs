@@ -10,6 +10,17 @@ use super::policy::{IdentifierKind, Method, TextPattern};
 /// Rule name under which sweep hits are reported.
 pub const SWEEP_RULE: &str = "known-identifier-sweep";
 
+/// One replacement made in a piece of text: the rule, the kind, the byte range replaced and
+/// the length of what replaced it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hit {
+    pub(crate) rule: &'static str,
+    pub(crate) kind: IdentifierKind,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) len: usize,
+}
+
 /// One value the record itself reveals, to be removed wherever it appears.
 #[derive(Debug)]
 struct Needle {
@@ -112,11 +123,7 @@ impl Sweep {
     }
 
     /// Replaces every whole-word occurrence (ignoring ASCII case) of a known value.
-    pub fn apply(
-        &self,
-        s: &str,
-        hit: &mut dyn FnMut(&'static str, IdentifierKind),
-    ) -> Option<String> {
+    pub(crate) fn apply(&self, s: &str, hit: &mut dyn FnMut(Hit)) -> Option<String> {
         if self.needles.is_empty() || s.len() < self.min_len {
             return None;
         }
@@ -148,8 +155,15 @@ impl Sweep {
         let mut at = 0;
         for (a, b, kind) in found {
             out.push_str(&s[at..a]);
-            out.push_str(placeholder(kind));
-            hit(SWEEP_RULE, kind);
+            let p = placeholder(kind);
+            out.push_str(p);
+            hit(Hit {
+                rule: SWEEP_RULE,
+                kind,
+                start: a,
+                end: b,
+                len: p.len(),
+            });
             at = b;
         }
         out.push_str(&s[at..]);
@@ -240,11 +254,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans text for the enabled patterns and replaces what it finds.
-    pub fn apply(
-        &self,
-        s: &str,
-        hit: &mut dyn FnMut(&'static str, IdentifierKind),
-    ) -> Option<String> {
+    pub(crate) fn apply(&self, s: &str, hit: &mut dyn FnMut(Hit)) -> Option<String> {
         if self.patterns.is_empty() {
             return None;
         }
@@ -265,7 +275,13 @@ impl<'a> Scanner<'a> {
                     let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
                     o.push_str(&s[copied..i]);
                     o.push_str(&replacement);
-                    hit(pattern_rule(pattern), pattern.kind());
+                    hit(Hit {
+                        rule: pattern_rule(pattern),
+                        kind: pattern.kind(),
+                        start: i,
+                        end,
+                        len: replacement.len(),
+                    });
                     copied = end;
                     i = end;
                 }
@@ -713,7 +729,7 @@ mod tests {
             dates,
             shift_days: 10,
         };
-        sc.apply(s, &mut |_, _| {}).unwrap_or_else(|| s.to_owned())
+        sc.apply(s, &mut |_| {}).unwrap_or_else(|| s.to_owned())
     }
 
     #[test]
@@ -761,7 +777,7 @@ mod tests {
         s.add("Ann", IdentifierKind::Names);
         let out = s.apply(
             "CAROLEE951 called 5556575098; Annual visit with Ann.",
-            &mut |_, _| {},
+            &mut |_| {},
         );
         assert_eq!(
             out.as_deref(),

@@ -2,9 +2,12 @@
 //! before and after, pseudonyms, date shifts, NDJSON/CSV/text, ZIP and age rules, reports and
 //! policies.
 
+mod digests;
 mod fixtures;
 mod forms;
+mod frozen;
 mod policy;
+mod preview;
 mod rules;
 
 use medseal_core::mask::{MaskOptions, MaskReport, Policy, PseudonymKey, mask_bytes_with};
