@@ -87,6 +87,9 @@ pub enum ApiError {
     /// The study no longer accepts contributions.
     #[error("the study is closed")]
     Closed,
+    /// The study has closed, so its contributions can no longer be withdrawn.
+    #[error("the study is closed; contributions can no longer be withdrawn")]
+    StudyClosed,
     /// A study names a public key the server does not have.
     #[error("the study's public key is not published on this server")]
     UnknownKey,
@@ -190,6 +193,13 @@ impl ApiError {
                 S::GONE,
                 "closed",
                 "This study is closed and accepts no more contributions.".into(),
+            ),
+            Self::StudyClosed => (
+                S::CONFLICT,
+                "study_closed",
+                "This study has closed, so its contributions can no longer be withdrawn: the \
+                 researcher may already have them. Contact the researcher named in the study."
+                    .into(),
             ),
             Self::UnknownKey => (
                 S::UNPROCESSABLE_ENTITY,

@@ -43,7 +43,8 @@ pub struct StudyMeta {
 pub struct SignedStudy {
     /// The study description: any JSON object with at least `key_fingerprint` (base64url or
     /// hex SHA-256 of the researcher's published SPKI) and optionally `closes_at` (Unix
-    /// seconds).
+    /// seconds, in the future and at most `--max-expiry` ahead, to the end of that UTC day;
+    /// without it the study closes `--max-expiry` from now).
     #[schema(value_type = Object)]
     pub description: serde_json::Value,
     /// RSA-PSS-SHA256 (salt 32) signature, base64url, over `"medseal-signature\0" ||
@@ -134,11 +135,23 @@ async fn load_for_admin(state: &AppState, sid: &str, headers: &HeaderMap) -> Api
     Ok(study)
 }
 
+/// The latest `closes_at` a study created at `now` may have: `now + max_expiry`, rounded up to
+/// the last second of that UTC day, since researchers choose a closing date rather than a
+/// second (the study page closes at 23:59:59 UTC of the chosen day).
+#[must_use]
+pub fn latest_close(now: u64, max_expiry: u64) -> u64 {
+    let limit = now.saturating_add(max_expiry);
+    (limit / 86_400)
+        .saturating_mul(86_400)
+        .saturating_add(86_399)
+}
+
 /// `POST /api/studies`: stores a signed study description after verifying its signature with
-/// the published key it names.
+/// the published key it names. A `closes_at` in the past or beyond [`latest_close`] is
+/// `400 bad_expiry`.
 #[utoipa::path(post, path = "/api/studies", tag = "studies", request_body = SignedStudy,
     responses((status = 201, body = StudyCreated),
-              (status = 400, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
+              (status = 400, description = "`bad_request`, `bad_signature`, or `bad_expiry`: closes_at in the past or more than --max-expiry ahead", body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn create(
     State(state): State<AppState>,
@@ -189,14 +202,29 @@ pub async fn create(
 
     let s = &state.settings;
     let created_at = now();
-    let latest_close = created_at.saturating_add(s.max_expiry);
-    let closes_at = closes_at.unwrap_or(latest_close).min(latest_close);
-    if closes_at <= created_at {
-        return Err(ApiError::Invalid(
-            "bad_expiry",
-            "description.closes_at is in the past.".into(),
-        ));
-    }
+    let closes_at = match closes_at {
+        None => created_at.saturating_add(s.max_expiry),
+        Some(t) if t <= created_at => {
+            return Err(ApiError::Invalid(
+                "bad_expiry",
+                "description.closes_at is in the past.".into(),
+            ));
+        }
+        // The closing date is signed and shown to patients, so the server refuses one it would
+        // not honour rather than closing the study earlier than it says.
+        Some(t) if t > latest_close(created_at, s.max_expiry) => {
+            return Err(ApiError::Invalid(
+                "bad_expiry",
+                format!(
+                    "description.closes_at is too far ahead: this server keeps studies open for \
+                     at most {} days (until the end of that day, UTC). Choose an earlier closing \
+                     date.",
+                    s.max_expiry / 86_400
+                ),
+            ));
+        }
+        Some(t) => t,
+    };
     let expires_at = closes_at.saturating_add(s.study_retention);
     let id = new_id()?;
     let admin_token = new_token()?;
@@ -354,11 +382,13 @@ pub async fn complete(
         .map(Json)
 }
 
-/// `DELETE /api/studies/{sid}/contributions/{cid}` with the withdraw token.
+/// `DELETE /api/studies/{sid}/contributions/{cid}` with the withdraw token, while the study is
+/// open; after its `closes_at`, `409 study_closed` and the contribution stays.
 #[utoipa::path(delete, path = "/api/studies/{sid}/contributions/{cid}", tag = "studies",
     params(("sid" = String, Path), ("cid" = String, Path)), security(("bearer" = [])),
     responses((status = 204),
               (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+              (status = 409, description = "`study_closed`: the study has closed; the contribution is kept", body = crate::openapi::ErrorBody),
               (status = 410, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn withdraw(
@@ -370,6 +400,12 @@ pub async fn withdraw(
     super::bearer(&headers)?;
     let loaded = state.objects.load(&obj).await?;
     super::check_token(&headers, &loaded.meta.owner_token_sha256)?;
+    // Once a study has closed the researcher may have downloaded its bundle: a withdrawal
+    // could no longer take the data back, so the server refuses it rather than pretend.
+    let study_meta = load_study(&state, &Object::study(&sid)?).await?;
+    if now() >= study_meta.closes_at {
+        return Err(ApiError::StudyClosed);
+    }
     state.objects.bury(&obj, GoneReason::Withdrawn).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -320,3 +320,183 @@ async fn study_signatures_cover_the_documented_bytes() {
     .await
     .expect_err(400, "bad_signature");
 }
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Publishes a signed study closing at `closes_at`; returns the server's answer.
+async fn post_study(app: &TestApp, fp: &str, closes_at: u64) -> crate::support::Reply {
+    let description =
+        json!({"title": "Closing", "key_fingerprint": fp, "closes_at": closes_at, "min_k": 2});
+    app.post_json(
+        "/api/studies",
+        json!({"description": description, "signature": sign(key(), &description)}),
+    )
+    .await
+}
+
+/// Creates, uploads and completes one contribution; returns (id, withdraw token).
+async fn contribute(app: &TestApp, sid: &str, bytes: &[u8]) -> (String, String) {
+    let r = app
+        .post_json(
+            &format!("/api/studies/{sid}/contributions"),
+            json!({"size": bytes.len()}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let c = r.json();
+    let cid = c["id"].as_str().unwrap().to_owned();
+    let token = c["upload_token"].as_str().unwrap();
+    let base = format!("/api/studies/{sid}/contributions/{cid}");
+    app.send_parts(&base, token, bytes, 1024).await;
+    let r = app
+        .call(
+            "POST",
+            &format!("{base}/complete"),
+            &[("authorization", &format!("Bearer {token}"))],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    (cid, c["withdraw_token"].as_str().unwrap().to_owned())
+}
+
+/// After `closes_at`, a withdrawal is refused with `409 study_closed` (the researcher may
+/// already hold the data) and the contribution stays in the bundle, byte for byte; before it,
+/// the same request withdraws.
+#[tokio::test]
+async fn withdrawing_after_the_study_closed_is_refused_and_keeps_the_contribution() {
+    let app = TestApp::new();
+    let fp = publish(&app).await;
+    let closes_at = unix_now() + 3;
+    let r = post_study(&app, &fp, closes_at).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["closes_at"], closes_at);
+    let sid = r.json()["id"].as_str().unwrap().to_owned();
+    let admin = format!("Bearer {}", r.json()["admin_token"].as_str().unwrap());
+    let (kept, kept_token) = contribute(&app, &sid, &data(3000, 7)).await;
+    let (gone, gone_token) = contribute(&app, &sid, &data(100, 8)).await;
+    // While open: withdrawal works.
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/api/studies/{sid}/contributions/{gone}"),
+            &[("authorization", &format!("Bearer {gone_token}"))],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+
+    while unix_now() < closes_at {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let url = format!("/api/studies/{sid}/contributions/{kept}");
+    // A wrong token is still a wrong token; the right one meets the closed study.
+    app.call("DELETE", &url, &[("authorization", &admin)], Body::empty())
+        .await
+        .expect_err(403, "bad_token");
+    let bearer = format!("Bearer {kept_token}");
+    let r = app
+        .call("DELETE", &url, &[("authorization", &bearer)], Body::empty())
+        .await;
+    r.expect_err(409, "study_closed");
+    assert!(r.json()["message"].as_str().unwrap().contains("closed"));
+    let doc = app.get("/api/openapi.json").await.json();
+    let responses = &doc["paths"]["/api/studies/{sid}/contributions/{cid}"]["delete"]["responses"];
+    assert!(
+        responses["409"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("study_closed")),
+        "409 study_closed is not documented: {responses}"
+    );
+    // Asking again changes nothing.
+    app.call("DELETE", &url, &[("authorization", &bearer)], Body::empty())
+        .await
+        .expect_err(409, "study_closed");
+    // The withdrawn one stays withdrawn.
+    app.call(
+        "DELETE",
+        &format!("/api/studies/{sid}/contributions/{gone}"),
+        &[("authorization", &format!("Bearer {gone_token}"))],
+        Body::empty(),
+    )
+    .await
+    .expect_err(410, "withdrawn");
+    // New contributions are refused as before.
+    app.post_json(
+        &format!("/api/studies/{sid}/contributions"),
+        json!({"size": 1}),
+    )
+    .await
+    .expect_err(410, "closed");
+
+    // The contribution is intact: listed, downloadable and in the bundle.
+    let r = app
+        .call("GET", &url, &[("authorization", &admin)], Body::empty())
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(&r.body[..], &data(3000, 7)[..]);
+    let r = app
+        .call(
+            "GET",
+            &format!("/api/studies/{sid}/bundle"),
+            &[("authorization", &admin)],
+            Body::empty(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let items = medseal_core::study::parse_bundle(&r.body).expect("bundle");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].id, kept);
+    assert_eq!(items[0].ciphertext, &data(3000, 7)[..]);
+}
+
+/// A closing date beyond `--max-expiry` is refused with 400 and a message that says why,
+/// instead of being cut short silently (patients see the signed date). The last second of the
+/// day `--max-expiry` ahead is still accepted, as the study page picks 23:59:59 UTC of a date.
+#[tokio::test]
+async fn a_closing_date_beyond_the_maximum_expiry_is_refused() {
+    let app = TestApp::with(|s| s.max_expiry = 10 * 86_400);
+    let fp = publish(&app).await;
+    let now = unix_now();
+    let end_of_day = (now + 10 * 86_400) / 86_400 * 86_400 + 86_399;
+    let r = post_study(&app, &fp, end_of_day + 1).await;
+    r.expect_err(400, "bad_expiry");
+    let message = r.json()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("too far ahead") && message.contains("10 days"),
+        "{message}"
+    );
+    let doc = app.get("/api/openapi.json").await.json();
+    assert!(
+        doc["paths"]["/api/studies"]["post"]["responses"]["400"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("bad_expiry")),
+        "400 bad_expiry is not documented"
+    );
+    post_study(&app, &fp, now + 365 * 86_400)
+        .await
+        .expect_err(400, "bad_expiry");
+    // Nothing was stored for the refused studies.
+    assert!(!app.dir.path().join("studies").exists());
+
+    let r = post_study(&app, &fp, end_of_day).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["closes_at"], end_of_day);
+    assert_eq!(
+        r.json()["expires_at"],
+        end_of_day + app.state.settings.study_retention
+    );
+    // In the past: refused as before.
+    post_study(&app, &fp, now - 1)
+        .await
+        .expect_err(400, "bad_expiry");
+    assert_eq!(
+        medseal_server::handlers::studies::latest_close(86_400 * 3 + 5, 86_400),
+        86_400 * 5 - 1
+    );
+}
