@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! Masking tests: every Synthea fixture against its list of identifiers, clinical content
 //! before and after, pseudonyms, date shifts, NDJSON/CSV/text, ZIP and age rules, reports and
 //! policies.
