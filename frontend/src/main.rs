@@ -8,6 +8,8 @@ mod app;
 mod browser;
 mod components;
 mod idb;
+#[allow(dead_code)] // the workers' half is unused here
+mod mask_preview;
 mod pages;
 mod study_ui;
 mod worker;

@@ -228,6 +228,20 @@ test('a masked share shows its preview first and reaches the doctor without iden
   await patient.getByTestId('mask-preview').waitFor({ timeout: 60_000 });
   const report = await patient.getByTestId('mask-report').innerText();
   assert.match(report, /change/, `the preview reports what was changed: ${report}`);
+  // Side by side: the original value with what is removed highlighted, and what leaves instead.
+  const original = JSON.parse(readFileSync(bundle, 'utf8')).entry.map((e) => e.resource).find((r) => r.resourceType === 'Patient');
+  const family = original.name[0].family;
+  const diff = patient.getByTestId('mask-diff');
+  await diff.waitFor({ timeout: 60_000 });
+  const marked = await diff.locator('[data-testid="mask-diff-before"] mark').allInnerTexts();
+  assert.ok(marked.some((m) => m.includes(family)), `the family name ${family} is highlighted as removed`);
+  const before = await diff.getByTestId('mask-diff-before').allInnerTexts();
+  assert.ok(before.some((b) => b.includes(original.birthDate)), 'the birth date is shown as it is on the device');
+  const after = (await diff.getByTestId('mask-diff-after').allInnerTexts()).join('\n');
+  for (const value of identifiers.must_not_appear_substring) {
+    assert.ok(!after.includes(value), `the masked column shows ${value}`);
+  }
+  assert.ok(after.includes(original.birthDate.slice(0, 4)), 'the birth date is generalized to its year');
   await patient.getByTestId('share-button').click();
   const link = await (await patient.getByTestId('share-link').elementHandle({ timeout: 60_000 })).inputValue();
 
@@ -239,6 +253,7 @@ test('a masked share shows its preview first and reaches the doctor without iden
   const masked = bytes.toString('utf8');
   for (const value of identifiers.must_not_appear_substring) {
     assert.ok(!masked.includes(value), `identifier ${value} left the device`);
+    // Also proves the preview's change list, which holds the originals, was not sealed with it.
     assert.ok(!(await doctor.content()).includes(value), `identifier ${value} is shown to the doctor`);
   }
   // The medicine survives: the active condition is still there.

@@ -26,7 +26,7 @@ export async function createKey(page, baseUrl, { label = 'Research key', passphr
   await page.getByTestId('key-label').fill(label);
   await page.getByTestId('key-passphrase').fill(passphrase);
   await page.getByTestId('key-passphrase-confirm').fill(passphrase);
-  await page.getByTestId('create-key').click();
+  await page.getByTestId('key-create').click();
   await page.getByTestId('key-card').nth(before).waitFor({ timeout: 180_000 });
   return page.getByTestId('key-card').nth(before).getAttribute('data-fingerprint');
 }
@@ -42,12 +42,12 @@ export async function createStudy(page, baseUrl, { passphrase, title, purpose, i
   await page.goto(`${baseUrl}/study/new`);
   await unlockKey(page, passphrase);
   await page.getByTestId('key-unlocked').waitFor({ timeout: 60_000 });
-  await page.getByTestId('study-title-input').fill(title);
-  await page.getByTestId('study-purpose-input').fill(purpose);
+  await page.getByTestId('study-title').fill(title);
+  await page.getByTestId('study-purpose').fill(purpose);
   await page.getByTestId('study-institution-input').fill(institution);
   await page.getByTestId('study-contact-input').fill(contact);
   await page.getByTestId('study-k-input').fill(String(k));
-  await page.getByTestId('publish-study').click();
+  await page.getByTestId('study-create').click();
   await page.getByTestId('contribution-link').waitFor({ timeout: 60_000 });
   return {
     contributionLink: await page.getByTestId('contribution-link').inputValue(),
@@ -62,7 +62,8 @@ export async function contribute(page, link, files) {
   await page.goto(link);
   await page.getByTestId('study-verified').waitFor({ timeout: 60_000 });
   await page.getByTestId('file-input').setInputFiles(files);
-  await page.getByTestId('masked-preview').first().waitFor({ timeout: 120_000 });
+  await page.getByTestId('masked-preview-section').waitFor({ timeout: 120_000 });
+  await page.getByTestId('mask-diff').first().waitFor({ timeout: 10_000 });
   await page.getByTestId('consent').check();
   await page.getByTestId('contribute-button').click();
   const box = page.getByTestId('withdraw-link');
@@ -148,7 +149,7 @@ export async function exportStudy(page, adminLink, passphrase) {
   await page.getByTestId('unlock-button').click();
   await page.getByTestId('download-bundle').click();
   await page.getByTestId('export-ready').waitFor({ timeout: 180_000 });
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-download').click()]);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('bundle-export').click()]);
   return readZip(readFileSync(await download.path()));
 }
 

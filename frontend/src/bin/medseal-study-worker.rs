@@ -21,11 +21,16 @@
 //!   progress.
 #![forbid(unsafe_code)]
 
+#[allow(dead_code)] // the page's half is unused here
+#[path = "../mask_preview.rs"]
+mod mask_preview;
+
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use medseal_core::container::{Argon2Params, Encryptor, FileMeta, Recipient};
 use medseal_core::export::{Contribution, export, open_contribution};
 use medseal_core::keystore::{StoredKey, seal_key};
-use medseal_core::mask::{MaskOptions, mask_bytes_with};
+use mask_preview::{PREVIEW_CHANGES, set_preview};
+use medseal_core::mask::{MaskOptions, mask_bytes_preview};
 use medseal_core::pack::{PACK_MEDIA_TYPE, pack};
 use medseal_core::pki::{DEFAULT_RSA_BITS, PrivateKey, PublicKey};
 use medseal_core::study::{StudyPolicy, parse_bundle, study_pseudonym_key};
@@ -325,7 +330,8 @@ fn mask(request: &JsValue) -> Result<(), Failure> {
         } else {
             media_type.clone()
         };
-        let (masked, report) = mask_bytes_with(&data, Some(&hint), &policy, &key, &options)
+        let (masked, report, preview) =
+            mask_bytes_preview(&data, Some(&hint), &policy, &key, &options, PREVIEW_CHANGES)
             .map_err(|e| {
                 fail(
                     "mask",
@@ -342,6 +348,7 @@ fn mask(request: &JsValue) -> Result<(), Failure> {
             lines.push(&line.into());
         }
         set(&out, "report", &lines);
+        set_preview(&out, &preview);
         transfer.push(&array.buffer());
         list.push(&out);
     }

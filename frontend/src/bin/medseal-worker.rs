@@ -28,7 +28,9 @@
 //! - on failure: `{type: "error", code: string, message: string}`
 #![forbid(unsafe_code)]
 
-#[allow(dead_code)]
+#[allow(dead_code)] // the page's half is unused here
+#[path = "../mask_preview.rs"]
+mod mask_preview;
 #[path = "../webcrypto.rs"]
 mod webcrypto;
 
@@ -39,7 +41,8 @@ use medseal_core::container::{
     CHUNK_CT_SIZE, EncryptError, Encryptor, FileMeta, Header, Identity, LinkKey, Password,
     PayloadDecryptor, PayloadError, PlainChunk, Recipient, UnlockError, chunk_nonce,
 };
-use medseal_core::mask::{Policy, PseudonymKey, mask_bytes};
+use mask_preview::{PREVIEW_CHANGES, set_preview};
+use medseal_core::mask::{MaskOptions, Policy, PseudonymKey, mask_bytes_preview};
 use medseal_core::pack::{PACK_MEDIA_TYPE, is_pack, pack, unpack};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -983,7 +986,15 @@ fn mask(request: &JsValue) -> Result<(), Failure> {
         } else {
             media_type.clone()
         };
-        let (masked, report) = mask_bytes(&data, Some(&hint), &policy, &key).map_err(|e| {
+        let (masked, report, preview) = mask_bytes_preview(
+            &data,
+            Some(&hint),
+            &policy,
+            &key,
+            &MaskOptions::default(),
+            PREVIEW_CHANGES,
+        )
+        .map_err(|e| {
             Failure::new(
                 "mask",
                 format!(
@@ -1006,6 +1017,7 @@ fn mask(request: &JsValue) -> Result<(), Failure> {
             lines.push(&line.into());
         }
         set(&out, "report", &lines);
+        set_preview(&out, &preview);
         transfer.push(&array.buffer());
         list.push(&out);
     }

@@ -1,5 +1,6 @@
 //! Reusable pieces of the pages.
 
+pub mod mask_diff;
 pub mod qr;
 pub mod record_view;
 pub mod trend_chart;

@@ -5,12 +5,15 @@
 //! what will leave the device, and only after explicit consent seals the masked records to the
 //! researcher's key and uploads them with no identity attached.
 
+use std::rc::Rc;
+
 use js_sys::{Array, Object, Uint8Array};
 use medseal_core::study::{StudyDescription, verify_study, withdraw_link};
 use yew::prelude::*;
 
+use crate::components::mask_diff::MaskDiff;
 use crate::study_ui::{self, get, request, set};
-use crate::{api_study, browser, idb};
+use crate::{api_study, browser, idb, mask_preview};
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
@@ -23,6 +26,9 @@ struct Masked {
     media_type: String,
     data: Vec<u8>,
     report: Vec<String>,
+    /// What masking changed, original beside masked; stays in this page.
+    changes: Rc<Vec<medseal_core::mask::Change>>,
+    omitted: u64,
 }
 
 #[derive(Clone, PartialEq)]
@@ -177,14 +183,19 @@ pub fn contribute_page(props: &Props) -> Html {
                     Ok(answer) => {
                         let files = Array::from(&get(&answer, "files"))
                             .iter()
-                            .map(|f| Masked {
-                                name: get(&f, "name").as_string().unwrap_or_default(),
-                                media_type: get(&f, "type").as_string().unwrap_or_default(),
-                                data: Uint8Array::new(&get(&f, "data")).to_vec(),
-                                report: Array::from(&get(&f, "report"))
-                                    .iter()
-                                    .filter_map(|l| l.as_string())
-                                    .collect(),
+                            .map(|f| {
+                                let (changes, omitted) = mask_preview::read_preview(&f);
+                                Masked {
+                                    name: get(&f, "name").as_string().unwrap_or_default(),
+                                    media_type: get(&f, "type").as_string().unwrap_or_default(),
+                                    data: Uint8Array::new(&get(&f, "data")).to_vec(),
+                                    report: Array::from(&get(&f, "report"))
+                                        .iter()
+                                        .filter_map(|l| l.as_string())
+                                        .collect(),
+                                    changes,
+                                    omitted,
+                                }
                             })
                             .collect();
                         stage.set(Stage::Preview {
@@ -300,7 +311,11 @@ pub fn contribute_page(props: &Props) -> Html {
                                         <details open=true>
                                             <summary>{ format!("{} ({} bytes after masking)", f.name, f.data.len()) }</summary>
                                             <ul>{ for f.report.iter().map(|l| html! { <li>{ l }</li> }) }</ul>
-                                            <pre data-testid="masked-preview">{ shown }</pre>
+                                            <MaskDiff changes={f.changes.clone()} omitted={f.omitted} />
+                                            <details>
+                                                <summary>{ "The masked file as it will be sealed" }</summary>
+                                                <pre data-testid="masked-preview">{ shown }</pre>
+                                            </details>
                                         </details>
                                     }
                                 }) }

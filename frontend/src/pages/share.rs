@@ -9,7 +9,9 @@ use wasm_bindgen::{JsCast, JsValue};
 use yew::prelude::*;
 
 use crate::browser;
+use crate::components::mask_diff::MaskDiff;
 use crate::components::qr::QrCodeView;
+use crate::mask_preview;
 use crate::worker::{self, Canceller};
 
 /// Expiry choices offered to the patient, in seconds (DESIGN.md: 1 hour to 30 days).
@@ -37,6 +39,9 @@ struct MaskedFile {
     data: Rc<Vec<u8>>,
     report: Vec<String>,
     policy: String,
+    /// What masking changed, original beside masked; stays in this page.
+    changes: Rc<Vec<medseal_core::mask::Change>>,
+    omitted: u64,
 }
 
 #[derive(Clone, PartialEq)]
@@ -323,7 +328,11 @@ fn preview_view(preview: &Preview) -> Html {
                     <div class="masked-file">
                         <h3>{ f.name.clone() }</h3>
                         <ul data-testid="mask-report">{ for f.report.iter().map(|line| html! { <li>{ line.clone() }</li> }) }</ul>
-                        <pre class="text-view">{ String::from_utf8_lossy(&f.data[..f.data.len().min(20_000)]).into_owned() }</pre>
+                        <MaskDiff changes={f.changes.clone()} omitted={f.omitted} />
+                        <details>
+                            <summary>{ "The masked file as it will be sealed" }</summary>
+                            <pre class="text-view" data-testid="masked-text">{ String::from_utf8_lossy(&f.data[..f.data.len().min(20_000)]).into_owned() }</pre>
+                        </details>
                     </div>
                 }) }
             </section>
@@ -397,7 +406,9 @@ async fn mask_files(files: &[web_sys::File]) -> Result<Preview, String> {
     let files = Array::from(&get(&answer, "files"))
         .iter()
         .enumerate()
-        .map(|(i, f)| MaskedFile {
+        .map(|(i, f)| {
+            let (changes, omitted) = mask_preview::read_preview(&f);
+            MaskedFile {
             // File names often carry the patient's name or record number: a masked file gets a
             // neutral name that keeps only the extension.
             name: neutral_name(&get(&f, "name").as_string().unwrap_or_default(), i),
@@ -408,6 +419,9 @@ async fn mask_files(files: &[web_sys::File]) -> Result<Preview, String> {
                 .filter_map(|l| l.as_string())
                 .collect(),
             policy: get(&f, "policy").as_string().unwrap_or_default(),
+            changes,
+            omitted,
+        }
         })
         .collect();
     let policy = Array::from(&get(&answer, "policy"))
