@@ -29,7 +29,7 @@ test('a key is made without freezing the page, published, exported and imported 
   await page.getByTestId('key-label').fill('Dr. Example');
   await page.getByTestId('key-passphrase').fill(PASSPHRASE);
   await page.getByTestId('key-passphrase-confirm').fill(PASSPHRASE);
-  await page.getByTestId('create-key').click();
+  await page.getByTestId('key-create').click();
   // While the worker generates the key, the page's own timers keep firing on time.
   let worst = 0;
   while (await page.getByTestId('key-card').count() === 0) {
@@ -100,7 +100,7 @@ test('a patient shares to a doctor\'s published key and the doctor opens it with
   await doctor.getByTestId('key-label').fill('Dr. Key');
   await doctor.getByTestId('key-passphrase').fill(PASSPHRASE);
   await doctor.getByTestId('key-passphrase-confirm').fill(PASSPHRASE);
-  await doctor.getByTestId('create-key').click();
+  await doctor.getByTestId('key-create').click();
   const card = doctor.getByTestId('key-card').first();
   await card.waitFor({ timeout: 180_000 });
   await card.getByTestId('publish-key').click();

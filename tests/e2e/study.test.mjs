@@ -1,6 +1,6 @@
 // Research studies end to end (issue #7): a researcher creates a key and a study; three
-// patients in separate browser contexts contribute Synthea records; a fourth contributes and
-// withdraws. The researcher downloads the bundle, decrypts it in the browser and exports it.
+// patients in separate browser contexts contribute Synthea records and one of them withdraws.
+// The researcher downloads the bundle, decrypts it in the browser and exports it.
 // The export must hold no identifier of any fixture, keep the clinical codes, and its risk
 // report must match a count made here independently. A tampered study is refused, and the
 // server's data folder holds nothing readable.
@@ -30,8 +30,8 @@ after(async () => {
 
 const PASSPHRASE = 'correct horse battery staple';
 const K = 2;
-const contributors = ['Carolee951', 'Luisa710', 'Lynwood354'].map(fixture);
-const withdrawn = fixture('Todd315');
+const contributors = ['Carolee951', 'Luisa710'].map(fixture); // the two who stay
+const withdrawn = fixture('Todd315'); // the third, who withdraws
 let study; // { contributionLink, adminLink, researcher }
 let browserExport; // the entries of the zip the browser made
 
@@ -62,10 +62,12 @@ test('a researcher creates a key and a signed study, and gets a contribution lin
   study = { ...created, researcher, fingerprint };
 });
 
-test('three patients contribute, a fourth withdraws, and the researcher exports a clean bundle', async () => {
+test('three patients contribute, one withdraws, and the researcher exports exactly the two others, clean', async () => {
   assert.ok(study, 'the study exists');
-  // Three patients, each in a fresh context (own storage, so own pseudonym secret).
-  for (const f of contributors) {
+  // Three patients, each in a fresh context (own storage, so own pseudonym secret). The last of
+  // them withdraws after contributing.
+  const contributed = [];
+  for (const f of [...contributors, withdrawn]) {
     const patient = await newPage(browser);
     const withdrawLink = await contribute(patient, study.contributionLink, f.file);
     assert.match(withdrawLink, /\/withdraw\/[A-Za-z0-9_-]{22}\/[A-Za-z0-9_-]{22}#/);
@@ -73,29 +75,29 @@ test('three patients contribute, a fourth withdraws, and the researcher exports 
     const policy = await patient.getByTestId('study-policy').innerText();
     assert.match(policy, /year/i, 'the policy is shown in plain words');
     assert.deepEqual(patient.problems, []);
-    await patient.context().close();
+    contributed.push({ patient, withdrawLink });
   }
-  // A fourth contributes, then withdraws.
-  const quitter = await newPage(browser);
-  const withdrawLink = await contribute(quitter, study.contributionLink, withdrawn.file);
+  const { patient: quitter, withdrawLink } = contributed.pop();
+  for (const { patient } of contributed) await patient.context().close();
   await quitter.goto(withdrawLink);
   await quitter.getByTestId('withdraw-button').click();
   await quitter.getByTestId('withdrawn').waitFor({ timeout: 30_000 });
+  assert.ok(!quitter.url().includes('#'), 'the withdraw token is removed from the address bar');
   await quitter.context().close();
 
   // The researcher lists, downloads, decrypts and exports.
   const researcher = study.researcher;
   await researcher.goto(study.adminLink);
   await researcher.getByTestId('contribution-count').waitFor({ timeout: 30_000 });
-  assert.equal(await researcher.getByTestId('contribution-count').innerText(), '3');
-  assert.equal(await researcher.getByTestId('contribution-row').count(), 3);
+  assert.equal(await researcher.getByTestId('contribution-count').innerText(), '2');
+  assert.equal(await researcher.getByTestId('contribution-row').count(), 2);
   await researcher.getByTestId('unlock-passphrase').fill(PASSPHRASE);
   await researcher.getByTestId('unlock-button').click();
   await researcher.getByTestId('download-bundle').click();
   await researcher.getByTestId('export-ready').waitFor({ timeout: 180_000 });
   const [download] = await Promise.all([
     researcher.waitForEvent('download'),
-    researcher.getByTestId('export-download').click(),
+    researcher.getByTestId('bundle-export').click(),
   ]);
   const zip = readZip(readFileSync(await download.path()));
   browserExport = zip;
@@ -108,10 +110,18 @@ test('three patients contribute, a fourth withdraws, and the researcher exports 
     assert.ok(zip.has(name), `${name} is in the export`);
   }
   const manifest = JSON.parse(zip.get('manifest.json'));
-  assert.equal(manifest.output.find((o) => o.type === 'Patient').count, 3, 'three patients: the withdrawn one is absent');
-  assert.equal(manifest.extension['https://medseal.org/export'].contributions.length, 3);
+  assert.equal(manifest.output.find((o) => o.type === 'Patient').count, 2, 'two patients: the withdrawn one is absent');
+  assert.equal(manifest.extension['https://medseal.org/export'].contributions.length, 2);
   const resources = [...zip.entries()].filter(([n]) => n.startsWith('fhir/'))
     .flatMap(([, b]) => b.toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+  // Exactly the two remaining patients' resources: as many of each type as their bundles hold.
+  const count = (list) => list.reduce((m, r) => m.set(r.resourceType, (m.get(r.resourceType) ?? 0) + 1), new Map());
+  const want = count(contributors.flatMap((f) => f.bundle.entry.map((e) => e.resource)));
+  const got = count(resources);
+  for (const type of ['Patient', 'Condition', 'Observation', 'Encounter', 'Immunization', 'Procedure', 'MedicationRequest']) {
+    assert.equal(got.get(type) ?? 0, want.get(type) ?? 0, `${type}: the two patients' resources, no more, no fewer`);
+  }
+  for (const o of manifest.output) assert.equal(o.count, got.get(o.type), `the manifest counts ${o.type} right`);
 
   // No identifier of any fixture survives, in any file of the export.
   const everything = [...zip.values()].map((b) => b.toString('utf8')).join('\n');
@@ -127,8 +137,7 @@ test('three patients contribute, a fourth withdraws, and the researcher exports 
       assert.ok(!cells.has(v), `${v} is still a whole CSV cell`);
     }
   }
-  // The withdrawn patient's records are absent: none of its condition codes that the others lack.
-  // The clinical codes of the contributors are kept.
+  // The clinical codes of the two remaining contributors are kept.
   const originals = contributors.flatMap((f) => f.bundle.entry.map((e) => e.resource));
   for (const [type, field] of [['Condition', 'code'], ['Observation', 'code'], ['Immunization', 'vaccineCode'], ['Procedure', 'code']]) {
     const want = codesOf(originals, type, field);
@@ -144,7 +153,7 @@ test('three patients contribute, a fourth withdraws, and the researcher exports 
   // The risk report matches a count made here from the original records.
   const expected = groupsUnderK(contributors, K);
   const report = JSON.parse(zip.get('risk-report.json'));
-  assert.equal(report.patients, 3);
+  assert.equal(report.patients, 2);
   assert.equal(report.k, K);
   assert.equal(report.groups, expected.groups);
   assert.equal(report.under_k.length, expected.under);

@@ -245,7 +245,7 @@ pub fn keys_page() -> Html {
                 <label>{ "Name " }<input data-testid="key-label" value={(*label).clone()} oninput={bind(&label)} /></label>
                 <label>{ " Passphrase " }<input type="password" autocomplete="new-password" data-testid="key-passphrase" value={(*passphrase).clone()} oninput={bind(&passphrase)} /></label>
                 <label>{ " Again " }<input type="password" autocomplete="new-password" data-testid="key-passphrase-confirm" value={(*confirm).clone()} oninput={bind(&confirm)} /></label>
-                <button type="submit" data-testid="create-key" disabled={matches!(*busy, Busy::Working(_))}>{ "Create key pair" }</button>
+                <button type="submit" data-testid="key-create" disabled={matches!(*busy, Busy::Working(_))}>{ "Create key pair" }</button>
             </form>
             <h2>{ "Import a key file" }</h2>
             <form onsubmit={on_import}>

@@ -186,7 +186,7 @@ pub fn study_admin_page(props: &Props) -> Html {
                     Stage::Exported { url, report, count } => html! {
                         <div data-testid="export-ready">
                             <p>{ format!("{count} contributions decrypted on this device.") }</p>
-                            <a data-testid="export-download" href={url.clone()} download={format!("medseal-study-{}.zip", props.id)}>
+                            <a data-testid="bundle-export" href={url.clone()} download={format!("medseal-study-{}.zip", props.id)}>
                                 { "Download the export (FHIR NDJSON, CSV tables, manifest, risk report)" }
                             </a>
                             <h2>{ "Re-identification risk" }</h2>

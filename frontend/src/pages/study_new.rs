@@ -17,7 +17,12 @@ use crate::{api_study, browser, idb};
 enum Stage {
     Editing,
     Working(String),
-    Done { contribution: String, admin: String },
+    Done {
+        contribution: String,
+        admin: String,
+        admin_token: String,
+        study_id: String,
+    },
     Failed(String),
 }
 
@@ -169,6 +174,8 @@ pub fn study_new_page() -> Html {
                     Ok::<_, String>(Stage::Done {
                         contribution: contribution_link(&browser::origin(), &created.id, &fp),
                         admin: admin_link(&browser::origin(), &created.id, &created.admin_token),
+                        admin_token: created.admin_token.clone(),
+                        study_id: created.id.clone(),
                     })
                 }
                 .await;
@@ -180,6 +187,8 @@ pub fn study_new_page() -> Html {
     if let Stage::Done {
         contribution,
         admin,
+        admin_token,
+        study_id,
     } = &*stage
     {
         return html! {
@@ -190,6 +199,8 @@ pub fn study_new_page() -> Html {
                 <QrCodeView text={contribution.clone()} label="QR code of the contribution link" />
                 <p>{ "Your private admin link lists and downloads the contributions. Keep it secret: it is shown only once (this browser also remembers it)." }</p>
                 <p><a data-testid="admin-link" href={admin.clone()}>{ admin.clone() }</a></p>
+                <p>{ "The admin token alone, for the command-line tool (" }<code>{ format!("medseal bundle --study {study_id} --admin-token-file FILE") }</code>{ "):" }</p>
+                <input class="link mono" readonly=true data-testid="admin-token" aria-label="Admin token" value={admin_token.clone()} />
             </section>
         };
     }
@@ -209,8 +220,8 @@ pub fn study_new_page() -> Html {
                 <study_ui::KeyUnlock purpose="Unlock the key that will sign the study and receive the contributions." on_unlocked={on_unlocked} />
             }
             <form class="study-form" onsubmit={on_submit}>
-                <label>{ "Title" }<input data-testid="study-title-input" value={(*title).clone()} oninput={bind(&title)} /></label>
-                <label>{ "Purpose, in plain words" }<textarea data-testid="study-purpose-input" value={(*purpose).clone()} oninput={bind(&purpose)} /></label>
+                <label>{ "Title" }<input data-testid="study-title" value={(*title).clone()} oninput={bind(&title)} /></label>
+                <label>{ "Purpose, in plain words" }<textarea data-testid="study-purpose" value={(*purpose).clone()} oninput={bind(&purpose)} /></label>
                 <label>{ "Institution" }<input data-testid="study-institution-input" value={(*institution).clone()} oninput={bind(&institution)} /></label>
                 <label>{ "Contact" }<input data-testid="study-contact-input" value={(*contact).clone()} oninput={bind(&contact)} /></label>
                 <label>{ "Contributions close on" }<input type="date" data-testid="study-closes-input" value={(*closes).clone()} oninput={bind(&closes)} /></label>
@@ -230,7 +241,7 @@ pub fn study_new_page() -> Html {
                     </label>
                 </fieldset>
                 <label>{ "Minimum group size k for the risk report" }<input type="number" min="2" max="100" data-testid="study-k-input" value={(*min_k).clone()} oninput={bind(&min_k)} /></label>
-                <button type="submit" data-testid="publish-study" disabled={working || key.is_none()}>{ "Sign and publish" }</button>
+                <button type="submit" data-testid="study-create" disabled={working || key.is_none()}>{ "Sign and publish" }</button>
             </form>
             {
                 match &*stage {
