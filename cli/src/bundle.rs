@@ -1,15 +1,36 @@
-//! `medseal bundle`: decrypts a study bundle downloaded from the server with the researcher's
-//! private key and writes the same export the browser makes (FHIR NDJSON per resource type,
-//! CSV tables, manifest, risk report), for studies too large for a browser.
+//! `medseal bundle`: decrypts a study bundle with the researcher's private key and writes the
+//! same export the browser makes (FHIR NDJSON per resource type, CSV tables, manifest, risk
+//! report), for studies too large for a browser. The bundle comes from a file, or straight from
+//! the server with the study's admin token (`--server`), in which case the study is first
+//! checked to be signed by the researcher's own key.
 
 use std::path::Path;
 
 use medseal_core::export::{export, open_contribution};
 use medseal_core::pki::PrivateKey;
-use medseal_core::study::parse_bundle;
+use medseal_core::study::{SignedStudy, StudyError, parse_bundle, verify_study};
 
+use crate::http::{Failure, Server};
 use crate::io::{Output, describe, read_secret};
 
+/// The default largest bundle `--server` downloads. The bundle is held in memory, as the
+/// decrypted contributions and the export are, and an export (a ZIP without ZIP64) cannot pass
+/// 4 GiB anyway.
+pub const DEFAULT_MAX_BUNDLE: u64 = 4 << 30;
+
+/// The researcher's private key from a PKCS#8 PEM file.
+pub fn load_private_key(identity: &Path) -> Result<PrivateKey, String> {
+    let pem = read_secret(identity)?;
+    let pem = std::str::from_utf8(&pem).map_err(|_| {
+        format!(
+            "{}: not a PEM key file (expected -----BEGIN PRIVATE KEY-----)",
+            identity.display()
+        )
+    })?;
+    PrivateKey::from_pem(pem).map_err(|e| format!("{}: {e}", identity.display()))
+}
+
+/// `medseal bundle BUNDLE_FILE`: the bundle and, optionally, the study description from files.
 pub fn bundle(
     input: &Path,
     output: &Path,
@@ -17,12 +38,8 @@ pub fn bundle(
     k: Option<u32>,
     study: Option<&Path>,
 ) -> Result<(), String> {
-    let pem = read_secret(identity)?;
-    let pem = std::str::from_utf8(&pem)
-        .map_err(|_| format!("{}: not a PEM key file", identity.display()))?;
-    let key = PrivateKey::from_pem(pem).map_err(|e| format!("{}: {e}", identity.display()))?;
+    let key = load_private_key(identity)?;
     let bytes = std::fs::read(input).map_err(|e| describe(input, &e))?;
-    let items = parse_bundle(&bytes).map_err(|e| format!("{}: {e}", input.display()))?;
     let study: Option<serde_json::Value> = match study {
         Some(path) => {
             let text = std::fs::read(path).map_err(|e| describe(path, &e))?;
@@ -42,16 +59,177 @@ pub fn bundle(
                 .and_then(|k| u32::try_from(k).ok())
         })
         .unwrap_or(5);
+    write_export(&bytes, &input.display().to_string(), &key, study, k, output)
+}
+
+/// Where the bundle of `medseal bundle --server` comes from.
+pub struct Remote<'a> {
+    /// The server's address.
+    pub server: &'a str,
+    /// The study's identifier (or its admin link).
+    pub study: &'a str,
+    /// A file holding the admin token (or the admin link).
+    pub admin_token_file: &'a Path,
+    /// The largest bundle to download, in bytes.
+    pub max_bundle: u64,
+}
+
+/// `medseal bundle --server URL --study ID --admin-token-file F`: fetches the signed study,
+/// refuses it unless it is signed by `identity`'s own key, downloads the bundle with the admin
+/// token, and writes the export with the study's k.
+pub fn bundle_from_server(
+    remote: &Remote<'_>,
+    output: &Path,
+    identity: &Path,
+    k: Option<u32>,
+) -> Result<(), String> {
+    let key = load_private_key(identity)?;
+    let token_text = read_secret(remote.admin_token_file)?;
+    let token = admin_token(&token_text)
+        .map_err(|m| format!("{}: {m}", remote.admin_token_file.display()))?;
+    let sid = study_id(remote.study)?;
+    let server = Server::new(remote.server)?;
+
+    let signed = server
+        .study(&sid)
+        .map_err(|f| study_failure(&f, &sid, &server))?;
+    let public = key.public_key();
+    let fingerprint = public.fingerprint();
+    let spki = public.to_spki_der().map_err(|e| e.to_string())?;
+    let description = verify_study(&signed, &spki, &fingerprint.to_b64url()).map_err(|e| {
+        let why = match e {
+            StudyError::DescriptionKeyMismatch => {
+                "it names another researcher key: give the --identity the study was created with"
+                    .to_owned()
+            }
+            StudyError::BadSignature => {
+                "its signature does not verify with your key: it may have been tampered with"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        };
+        format!(
+            "refusing study {sid} on {}: it is not a study signed by your key {} ({}): {why}",
+            server.origin(),
+            identity.display(),
+            fingerprint.to_digits()
+        )
+    })?;
+    // The description exactly as signed and served, as the browser puts it in the export.
+    let study: SignedStudy =
+        serde_json::from_slice(&signed).map_err(|e| format!("study {sid}: {e}"))?;
+    eprintln!(
+        "study {sid}: {:?}, signed by your key; downloading its bundle",
+        description.title
+    );
+    let bytes = server
+        .bundle(&sid, &token, remote.max_bundle)
+        .map_err(|f| match (f.status, f.code.as_str()) {
+            (Some(401 | 403), _) => format!(
+                "the server refused the admin token in {} for study {sid}: {f}. Use the token \
+                 (or the admin link) the server gave when the study was created.",
+                remote.admin_token_file.display()
+            ),
+            (None, "too_large") => format!(
+                "{f}; raise --max-bundle-size if this machine has the memory (the bundle, its \
+                 decrypted contributions and the export are all held in memory)"
+            ),
+            _ => study_failure(&f, &sid, &server),
+        })?;
+    eprintln!("downloaded the bundle: {} bytes", bytes.len());
+    write_export(
+        &bytes,
+        &format!("the bundle of study {sid}"),
+        &key,
+        Some(study.description),
+        k.unwrap_or(description.min_k),
+        output,
+    )
+}
+
+/// Explains a failed call about a study.
+fn study_failure(f: &Failure, sid: &str, server: &Server) -> String {
+    match (f.status, f.code.as_str()) {
+        (Some(404), _) | (Some(400), "bad_id") => format!(
+            "there is no study {sid} on {}: {f}. Check the study id and the server.",
+            server.origin()
+        ),
+        (Some(410), _) => format!(
+            "study {sid} has ended and its data was deleted from {}: {f}",
+            server.origin()
+        ),
+        _ => format!("study {sid}: {f}"),
+    }
+}
+
+/// The study id: the id itself, or the path of an admin or contribution link.
+fn study_id(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let path = text.split('#').next().unwrap_or("");
+    let candidate = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(path);
+    if medseal_core::id::is_object_id(candidate) {
+        Ok(candidate.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a study id (22 base64url characters) or a study link"
+        ))
+    }
+}
+
+/// The admin token from its file: the first line, either the token or the whole admin link
+/// (`https://host/study/{id}#{token}`).
+fn admin_token(bytes: &[u8]) -> Result<String, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "the admin token is not text".to_owned())?;
+    let line = text.lines().next().unwrap_or("").trim();
+    let token = line.rsplit_once('#').map_or(line, |(_, t)| t);
+    if token.is_empty() {
+        return Err("the admin token file is empty".into());
+    }
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err("this is not an admin token (base64url characters expected)".into());
+    }
+    Ok(token.to_owned())
+}
+
+/// The export time: now, or `SOURCE_DATE_EPOCH` when set, so that two exports of the same
+/// bundle can be compared byte for byte.
+fn export_time() -> u64 {
+    if let Some(t) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
+        return t;
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Decrypts every contribution of `bytes` and writes the export to `output` atomically.
+fn write_export(
+    bytes: &[u8],
+    what: &str,
+    key: &PrivateKey,
+    study: Option<serde_json::Value>,
+    k: u32,
+    output: &Path,
+) -> Result<(), String> {
+    let items = parse_bundle(bytes).map_err(|e| format!("{what}: {e}"))?;
     let mut contributions = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         eprintln!("decrypting contribution {} of {}", i + 1, items.len());
-        contributions.push(open_contribution(item, &key).map_err(|e| e.to_string())?);
+        contributions.push(open_contribution(item, key).map_err(|e| e.to_string())?);
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let out = export(&contributions, study.as_ref(), k, now).map_err(|e| e.to_string())?;
+    let out =
+        export(&contributions, study.as_ref(), k, export_time()).map_err(|e| e.to_string())?;
     let mut file = Output::create(output)?;
     file.write(&out.zip)?;
     file.commit()?;
@@ -66,4 +244,31 @@ pub fn bundle(
         r.k
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn study_ids_and_admin_tokens_are_read_from_ids_links_and_files() {
+        let id = "AbCdEfGhIjKlMnOpQrStUv";
+        assert_eq!(study_id(id).unwrap(), id);
+        assert_eq!(
+            study_id(&format!("https://h.example/study/{id}#tok")).unwrap(),
+            id
+        );
+        assert_eq!(
+            study_id(&format!("https://h.example/c/{id}#fp")).unwrap(),
+            id
+        );
+        assert!(study_id("not-an-id").is_err());
+        assert_eq!(admin_token(b"abc_DEF-1\n").unwrap(), "abc_DEF-1");
+        assert_eq!(
+            admin_token(format!("https://h/study/{id}#tok-1\n").as_bytes()).unwrap(),
+            "tok-1"
+        );
+        assert!(admin_token(b"\n").is_err());
+        assert!(admin_token(b"a token with spaces").is_err());
+    }
 }

@@ -2,13 +2,15 @@
 //! browser. Each subcommand lives in its own module.
 #![forbid(unsafe_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod bundle;
+mod contribute;
 mod crypt;
+mod http;
 mod io;
 mod keys;
 mod mask;
@@ -17,7 +19,7 @@ mod mask;
 #[command(
     name = "medseal",
     version,
-    about = "Encrypt and decrypt MedSeal containers"
+    about = "Encrypt and decrypt MedSeal containers, mask records, contribute to studies and export their bundles"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -96,24 +98,67 @@ enum Command {
         #[arg(long)]
         report: bool,
     },
-    /// Decrypt a study bundle (as downloaded from the study page or `GET
-    /// /api/studies/{id}/bundle`) with the researcher's private key and write the export zip:
-    /// FHIR NDJSON per resource type, CSV tables, manifest and re-identification risk report.
+    /// Decrypt a study bundle with the researcher's private key and write the export zip: FHIR
+    /// NDJSON per resource type, CSV tables, manifest and re-identification risk report (the
+    /// same files as the browser's export). The bundle is a file (as downloaded from the study
+    /// page or `GET /api/studies/{id}/bundle`), or, with --server, downloaded with the study's
+    /// admin token after checking that the study is signed by the --identity key. The export
+    /// time in the manifest is now, or SOURCE_DATE_EPOCH when set.
     Bundle {
-        /// The bundle file.
-        input: PathBuf,
-        /// Where to write the export zip, or `-` for stdout.
+        /// The bundle file (not with --server).
+        #[arg(required_unless_present = "server", conflicts_with = "server")]
+        input: Option<PathBuf>,
+        /// Where to write the export zip, or `-` for stdout. Written only when complete.
         #[arg(short, long)]
         output: PathBuf,
         /// The researcher's private key (PKCS#8 PEM, as exported by the key manager).
         #[arg(short, long, value_name = "PRIVATE_KEY.pem")]
         identity: PathBuf,
-        /// The study description (JSON as served by `GET /api/studies/{id}`), put in the export.
-        #[arg(long, value_name = "STUDY.json")]
-        study: Option<PathBuf>,
+        /// Download the bundle from this MedSeal server (https://host).
+        #[arg(long, value_name = "URL", requires_all = ["study", "admin_token_file"])]
+        server: Option<String>,
+        /// With --server: the study id (or its admin link). Without: the study description
+        /// file (JSON as served by `GET /api/studies/{id}`), put in the export. An id may
+        /// begin with `-` (it is base64url).
+        #[arg(long, value_name = "ID|STUDY.json", allow_hyphen_values = true)]
+        study: Option<String>,
+        /// With --server: a file holding the study's admin token (or the admin link), sent
+        /// only in the Authorization header.
+        #[arg(long, value_name = "F", requires = "server")]
+        admin_token_file: Option<PathBuf>,
+        /// With --server: the largest bundle to download, in bytes. The bundle is held in
+        /// memory, as its decrypted contributions and the export are.
+        #[arg(long, value_name = "BYTES", requires = "server",
+              default_value_t = bundle::DEFAULT_MAX_BUNDLE)]
+        max_bundle_size: u64,
         /// The k of the risk report (default: the study's, else 5).
         #[arg(long)]
         k: Option<u32>,
+    },
+    /// Contribute records to a research study as the browser's contribution page does: check
+    /// the study against the researcher's key fingerprint the link pins, mask each file with
+    /// the study's policy under your pseudonym key for this study, encrypt to the researcher's
+    /// key and upload with no identity. Prints the private withdraw link on stdout.
+    Contribute {
+        /// The contribution link (https://host/c/STUDY#FINGERPRINT), or the study id with
+        /// --fingerprint. An id may begin with `-` (it is base64url).
+        #[arg(allow_hyphen_values = true)]
+        study: String,
+        /// The records (FHIR JSON Bundle or resource, NDJSON, CSV or text).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The MedSeal server (default: the link's).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// The researcher's key fingerprint (base64url or hex), if not in the link.
+        /// A base64url fingerprint may begin with `-`.
+        #[arg(long, value_name = "FP", allow_hyphen_values = true)]
+        fingerprint: Option<String>,
+        /// Your patient secret (32 random bytes, base64url), created with mode 0600 if
+        /// missing. The same secret gives the same pseudonyms in a study, so your records
+        /// link together there and nowhere else.
+        #[arg(long, value_name = "F")]
+        secret_file: PathBuf,
     },
     /// Print the fingerprint of a public or private key (PEM file, or `-` for stdin).
     Fingerprint {
@@ -148,9 +193,45 @@ fn main() -> ExitCode {
             input,
             output,
             identity,
+            server,
             study,
+            admin_token_file,
+            max_bundle_size,
             k,
-        } => bundle::bundle(&input, &output, &identity, k, study.as_deref()),
+        } => match (server, input) {
+            (Some(server), _) => bundle::bundle_from_server(
+                &bundle::Remote {
+                    server: &server,
+                    study: study.as_deref().unwrap_or(""),
+                    admin_token_file: admin_token_file.as_deref().unwrap_or(Path::new("")),
+                    max_bundle: max_bundle_size,
+                },
+                &output,
+                &identity,
+                k,
+            ),
+            (None, Some(input)) => bundle::bundle(
+                &input,
+                &output,
+                &identity,
+                k,
+                study.as_deref().map(Path::new),
+            ),
+            (None, None) => Err("give the bundle file, or --server".into()),
+        },
+        Command::Contribute {
+            study,
+            files,
+            server,
+            fingerprint,
+            secret_file,
+        } => contribute::contribute(&contribute::Request {
+            server: server.as_deref(),
+            study: &study,
+            fingerprint: fingerprint.as_deref(),
+            secret_file: &secret_file,
+            files: &files,
+        }),
         Command::Keygen { output, bits } => keys::keygen(&output, bits),
         Command::Fingerprint { key } => keys::fingerprint(&key),
         Command::Mask {
@@ -173,5 +254,79 @@ fn main() -> ExitCode {
             eprintln!("medseal: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Command};
+
+    /// Study ids and fingerprints are base64url: one in 64 begins with `-`, and must still be
+    /// read as a value, wherever it stands.
+    #[test]
+    fn ids_and_fingerprints_that_begin_with_a_hyphen_are_values() {
+        let id = "-bCdEfGhIjKlMnOpQrStUv";
+        let fp = "-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        for args in [
+            vec![
+                "--server",
+                "http://h",
+                id,
+                "r.json",
+                "--fingerprint",
+                fp,
+                "--secret-file",
+                "s",
+            ],
+            vec![
+                "--server",
+                "http://h",
+                "--fingerprint",
+                fp,
+                "--secret-file",
+                "s",
+                id,
+                "r.json",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(["medseal", "contribute"].into_iter().chain(args))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let Command::Contribute {
+                study,
+                files,
+                fingerprint,
+                server,
+                ..
+            } = cli.command
+            else {
+                panic!("not contribute");
+            };
+            assert_eq!(study, id);
+            assert_eq!(files, [std::path::PathBuf::from("r.json")]);
+            assert_eq!(fingerprint.as_deref(), Some(fp));
+            assert_eq!(server.as_deref(), Some("http://h"));
+        }
+        let cli = Cli::try_parse_from([
+            "medseal",
+            "bundle",
+            "--server",
+            "http://h",
+            "--study",
+            id,
+            "--admin-token-file",
+            "t",
+            "-i",
+            "k.pem",
+            "-o",
+            "x.zip",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Command::Bundle { study, input, .. } = cli.command else {
+            panic!("not bundle");
+        };
+        assert_eq!(study.as_deref(), Some(id));
+        assert!(input.is_none());
     }
 }

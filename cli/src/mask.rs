@@ -82,7 +82,7 @@ pub fn mask(
 }
 
 /// Today's date (UTC), for ages over 89.
-fn today() -> (i32, u32, u32) {
+pub(crate) fn today() -> (i32, u32, u32) {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
