@@ -23,6 +23,7 @@ mod csv;
 mod date;
 mod fhir;
 mod key;
+mod needles;
 mod policy;
 mod preview;
 mod quasi;

@@ -5,6 +5,7 @@
 //! slicing at them never splits a UTF-8 character.
 
 use super::date::{FhirDate, days_from_civil, days_in_month};
+use super::needles::Needles;
 use super::policy::{IdentifierKind, Method, TextPattern};
 
 /// Rule name under which sweep hits are reported.
@@ -34,6 +35,8 @@ pub struct Sweep {
     needles: Vec<Needle>,
     seen: std::collections::HashSet<Vec<u8>>,
     min_len: usize,
+    /// One automaton for all needles, made at the first search after the last addition.
+    matcher: std::cell::OnceCell<Needles>,
 }
 
 /// The replacement text shown in place of a removed value of a kind.
@@ -120,6 +123,7 @@ impl Sweep {
             self.min_len.min(lower.len())
         };
         self.needles.insert(at, Needle { lower, kind });
+        self.matcher = std::cell::OnceCell::new();
     }
 
     /// Replaces every whole-word occurrence (ignoring ASCII case) of a known value.
@@ -127,30 +131,10 @@ impl Sweep {
         if self.needles.is_empty() || s.len() < self.min_len {
             return None;
         }
-        let lower = s.to_ascii_lowercase();
-        let hay = lower.as_bytes();
-        let mut found: Vec<(usize, usize, IdentifierKind)> = Vec::new();
-        for n in &self.needles {
-            if n.lower.len() > hay.len() {
-                continue;
-            }
-            for start in memchr::memmem::find_iter(hay, &n.lower) {
-                let end = start + n.lower.len();
-                let word_start = !n.lower[0].is_ascii_alphanumeric()
-                    || start == 0
-                    || !hay[start - 1].is_ascii_alphanumeric();
-                let word_end = !n.lower[n.lower.len() - 1].is_ascii_alphanumeric()
-                    || end == hay.len()
-                    || !hay[end].is_ascii_alphanumeric();
-                if word_start && word_end && !found.iter().any(|&(a, b, _)| start < b && a < end) {
-                    found.push((start, end, n.kind));
-                }
-            }
-        }
+        let found = self.find(s.as_bytes());
         if found.is_empty() {
             return None;
         }
-        found.sort_by_key(|r| r.0);
         let mut out = String::with_capacity(s.len());
         let mut at = 0;
         for (a, b, kind) in found {
@@ -168,6 +152,58 @@ impl Sweep {
         }
         out.push_str(&s[at..]);
         Some(out)
+    }
+}
+
+impl Sweep {
+    /// The whole-word occurrences to replace, sorted and disjoint: needles in order (longest
+    /// first), each one's occurrences left to right as a plain substring search finds them
+    /// (a match hides the occurrences that overlap it), each kept when it is a whole word and
+    /// overlaps nothing kept before.
+    fn find(&self, hay: &[u8]) -> Vec<(usize, usize, IdentifierKind)> {
+        let matcher = self
+            .matcher
+            .get_or_init(|| Needles::new(self.needles.iter().map(|n| n.lower.as_slice())));
+        let mut all: Vec<(u32, usize)> = Vec::new();
+        matcher.find_all(hay, &mut |k, start| all.push((k, start)));
+        if all.is_empty() {
+            return Vec::new();
+        }
+        all.sort_unstable();
+        // Kept matches by start; disjoint, so the one starting last before a range's end is
+        // the only one that can overlap it.
+        let mut kept: std::collections::BTreeMap<usize, (usize, IdentifierKind)> =
+            std::collections::BTreeMap::new();
+        let mut current = u32::MAX;
+        let mut searched_to = 0;
+        for (k, start) in all {
+            if k != current {
+                current = k;
+                searched_to = 0;
+            }
+            if start < searched_to {
+                continue;
+            }
+            let n = &self.needles[k as usize];
+            let end = start + n.lower.len();
+            searched_to = end;
+            let word_start = !n.lower[0].is_ascii_alphanumeric()
+                || start == 0
+                || !hay[start - 1].is_ascii_alphanumeric();
+            let word_end = !n.lower[n.lower.len() - 1].is_ascii_alphanumeric()
+                || end == hay.len()
+                || !hay[end].is_ascii_alphanumeric();
+            let overlaps = kept
+                .range(..end)
+                .next_back()
+                .is_some_and(|(_, &(e, _))| e > start);
+            if word_start && word_end && !overlaps {
+                kept.insert(start, (end, n.kind));
+            }
+        }
+        kept.into_iter()
+            .map(|(a, (b, kind))| (a, b, kind))
+            .collect()
     }
 }
 
@@ -783,5 +819,68 @@ mod tests {
             out.as_deref(),
             Some("[NAME] called [PHONE]; Annual visit with [NAME].")
         );
+    }
+
+    /// The sweep's search before it had one automaton for all needles: one substring search
+    /// per needle, longest first. The automaton must find exactly the same.
+    fn reference_find(sweep: &Sweep, s: &str) -> Vec<(usize, usize, IdentifierKind)> {
+        let lower = s.to_ascii_lowercase();
+        let hay = lower.as_bytes();
+        let mut found: Vec<(usize, usize, IdentifierKind)> = Vec::new();
+        for n in &sweep.needles {
+            if n.lower.len() > hay.len() {
+                continue;
+            }
+            for start in memchr::memmem::find_iter(hay, &n.lower) {
+                let end = start + n.lower.len();
+                let word_start = !n.lower[0].is_ascii_alphanumeric()
+                    || start == 0
+                    || !hay[start - 1].is_ascii_alphanumeric();
+                let word_end = !n.lower[n.lower.len() - 1].is_ascii_alphanumeric()
+                    || end == hay.len()
+                    || !hay[end].is_ascii_alphanumeric();
+                if word_start && word_end && !found.iter().any(|&(a, b, _)| start < b && a < end) {
+                    found.push((start, end, n.kind));
+                }
+            }
+        }
+        found.sort_by_key(|r| r.0);
+        found
+    }
+
+    #[test]
+    fn sweep_keeps_its_matching_rules() {
+        let mut s = Sweep::default();
+        for v in ["a-a", "aa", "Bob", "Bob Lee", "-"] {
+            s.push(v, IdentifierKind::Names);
+        }
+        for hay in ["ba-a-a", "aaa aa", "bob lee bob", "a-a-a-a", "x-y"] {
+            assert_eq!(s.find(hay.as_bytes()), reference_find(&s, hay), "{hay}");
+        }
+        // A needle added after a search is found by the next one.
+        s.push("zed", IdentifierKind::Names);
+        assert_eq!(s.find(b"a zed"), vec![(2, 5, IdentifierKind::Names)]);
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn one_automaton_finds_what_one_search_per_needle_found(
+                needles in proptest::collection::vec(("[aA1 .-]{1,5}", 0..3u8), 1..12),
+                hay in "[aAb1 .-]{0,60}",
+            ) {
+                let mut s = Sweep::default();
+                for (v, k) in &needles {
+                    let kind = [IdentifierKind::Names, IdentifierKind::Dates, IdentifierKind::Ssn][*k as usize];
+                    s.push(v, kind);
+                }
+                prop_assert_eq!(s.find(hay.as_bytes()), reference_find(&s, &hay));
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ mod frozen;
 mod policy;
 mod preview;
 mod rules;
+mod scale;
 
 use medseal_core::mask::{MaskOptions, MaskReport, Policy, PseudonymKey, mask_bytes_with};
 use serde_json::Value;

@@ -1,0 +1,83 @@
+//! Many patients in one input: the known-identifier sweep must stay linear in the input, not
+//! grow with patients × strings.
+
+use medseal_core::mask::{Policy, mask_bytes_with};
+use serde_json::Value;
+
+use crate::fixtures::fixtures;
+use crate::{key, opts};
+
+/// NDJSON of `n` patients made from the fixtures: each fixture Patient again under a new id
+/// and new names, with the first entries of its bundle pointing at it.
+pub fn many_patients(n: usize, entries_each: usize) -> String {
+    let bundles: Vec<(Value, String, Vec<String>)> = fixtures()
+        .into_iter()
+        .map(|(path, ids)| {
+            let v: Value =
+                serde_json::from_slice(&std::fs::read(path).expect("fixture")).expect("JSON");
+            let id = ids["patients"][0]["id"].as_str().expect("id").to_owned();
+            let names: Vec<String> = ids["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter(|i| {
+                    i["category"]
+                        .as_str()
+                        .is_some_and(|c| c.starts_with("name_"))
+                })
+                .filter_map(|i| i["value"].as_str().map(str::to_owned))
+                .collect();
+            (v, id, names)
+        })
+        .collect();
+    let mut out = String::new();
+    for i in 0..n {
+        let (bundle, id, names) = &bundles[i % bundles.len()];
+        let new_id = format!("{:08x}-0000-4000-8000-{:012x}", i, i * 7919);
+        let entries = bundle["entry"].as_array().expect("entries");
+        let patient = entries
+            .iter()
+            .find(|e| e["resource"]["resourceType"] == "Patient")
+            .expect("patient");
+        let others = entries
+            .iter()
+            .filter(|e| e["resource"]["resourceType"] != "Patient")
+            .take(entries_each);
+        for e in std::iter::once(patient).chain(others) {
+            let mut line = e["resource"].to_string().replace(id.as_str(), &new_id);
+            for (k, name) in names.iter().enumerate() {
+                line = line.replace(name.as_str(), &format!("{name}p{i}n{k}"));
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `cargo test -p medseal-core --release --test mask scale -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, not a check: prints masking time against the number of patients"]
+fn sweep_time_against_patients() {
+    for n in [25, 50, 100, 200, 400, 800] {
+        let input = many_patients(n, 40);
+        let started = std::time::Instant::now();
+        let (out, report) = mask_bytes_with(
+            input.as_bytes(),
+            Some("x.ndjson"),
+            &Policy::safe_harbor(),
+            &key(1),
+            &opts(),
+        )
+        .expect("masks");
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{n:4} patients, {:5.1} MB, {:6} changes: {secs:6.2} s ({:5.1} MB/s), output {} bytes",
+            input.len() as f64 / 1e6,
+            report.total,
+            input.len() as f64 / 1e6 / secs,
+            out.len()
+        );
+        assert_eq!(report.patients, n as u64);
+    }
+}
