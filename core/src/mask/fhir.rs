@@ -255,12 +255,12 @@ impl<'p> Engine<'p> {
 
     /// Remembers a date, so ages can be computed at the latest one.
     pub(crate) fn note_date(&mut self, s: &str) {
-        if let Some(d) = FhirDate::parse(s) {
-            if let (Some(m), Some(day)) = (d.month, d.day) {
-                let t = (d.year, m, day);
-                if self.latest.is_none_or(|l| t > l) {
-                    self.latest = Some(t);
-                }
+        if let Some(d) = FhirDate::parse(s)
+            && let (Some(m), Some(day)) = (d.month, d.day)
+        {
+            let t = (d.year, m, day);
+            if self.latest.is_none_or(|l| t > l) {
+                self.latest = Some(t);
             }
         }
     }
@@ -292,10 +292,10 @@ impl<'p> Engine<'p> {
         if let Some(exts) = map.get("extension").and_then(Value::as_array) {
             for e in exts.iter().filter_map(Value::as_object) {
                 let url = e.get("url").and_then(Value::as_str).unwrap_or("");
-                if url.ends_with("mothersMaidenName") {
-                    if let Some(s) = e.get("valueString").and_then(Value::as_str) {
-                        self.add_name_text(s);
-                    }
+                if url.ends_with("mothersMaidenName")
+                    && let Some(s) = e.get("valueString").and_then(Value::as_str)
+                {
+                    self.add_name_text(s);
                 }
                 if let Some(a) = e.get("valueAddress").and_then(Value::as_object) {
                     self.learn_address(a);
@@ -328,10 +328,10 @@ impl<'p> Engine<'p> {
                 self.sweep.add(s, IdentifierKind::Geographic);
             }
         }
-        if let Some(z) = a.get("postalCode").and_then(Value::as_str) {
-            if z.len() >= 5 {
-                self.sweep.add(z, IdentifierKind::Geographic);
-            }
+        if let Some(z) = a.get("postalCode").and_then(Value::as_str)
+            && z.len() >= 5
+        {
+            self.sweep.add(z, IdentifierKind::Geographic);
         }
     }
 
@@ -391,10 +391,10 @@ impl<'p> Engine<'p> {
             .flatten()
             .filter_map(Value::as_object)
         {
-            if let Some(v) = i.get("value").and_then(Value::as_str) {
-                if v.len() >= 4 {
-                    self.sweep.add(v, kind_of_identifier(i));
-                }
+            if let Some(v) = i.get("value").and_then(Value::as_str)
+                && v.len() >= 4
+            {
+                self.sweep.add(v, kind_of_identifier(i));
             }
         }
     }
@@ -591,10 +591,10 @@ impl<'p> Engine<'p> {
     }
 
     fn patient_of(&self, rt: &str, map: &Map<String, Value>) -> String {
-        if rt == "Patient" {
-            if let Some(id) = map.get("id").and_then(Value::as_str) {
-                return id.to_owned();
-            }
+        if rt == "Patient"
+            && let Some(id) = map.get("id").and_then(Value::as_str)
+        {
+            return id.to_owned();
         }
         for key in ["subject", "patient", "beneficiary", "individual"] {
             if let Some(r) = map
@@ -677,22 +677,22 @@ impl<'p> Engine<'p> {
         let mut out = Map::new();
         let mut changed = false;
         for (k, child) in map {
-            if let Some((field, rule, kind)) = pseudonymize.filter(|p| p.0 == k) {
-                if let Value::String(s) = &child {
-                    let p = if field == "reference" {
-                        self.pseudonym_reference(s)
-                    } else {
-                        self.pseudonym(s)
-                    };
-                    changed |= p != *s;
-                    if let (Some(r), Some(loc)) = (&mut self.tally.preview, &mut cx.loc) {
-                        loc.push_key(&k);
-                        r.whole(&|| loc.render(), rule, kind, Method::Pseudonym, s, Some(&p));
-                        loc.pop();
-                    }
-                    out.insert(k, Value::String(p));
-                    continue;
+            if let Some((field, rule, kind)) = pseudonymize.filter(|p| p.0 == k)
+                && let Value::String(s) = &child
+            {
+                let p = if field == "reference" {
+                    self.pseudonym_reference(s)
+                } else {
+                    self.pseudonym(s)
+                };
+                changed |= p != *s;
+                if let (Some(r), Some(loc)) = (&mut self.tally.preview, &mut cx.loc) {
+                    loc.push_key(&k);
+                    r.whole(&|| loc.render(), rule, kind, Method::Pseudonym, s, Some(&p));
+                    loc.pop();
                 }
+                out.insert(k, Value::String(p));
+                continue;
             }
             if dt == Some(DataType::Attachment) && k == "data" {
                 cx.push_key(&k);
@@ -703,43 +703,44 @@ impl<'p> Engine<'p> {
                 }
                 continue;
             }
-            if let Value::Object(m) = &child {
-                if (k == "resource" || k == "contained") && m.contains_key("resourceType") {
-                    if let Value::Object(m) = child {
-                        let contained = k == "contained";
-                        let parent = if contained { Some(&*cx) } else { None };
-                        let outer = cx.loc.as_ref().map(|l| {
-                            let mut l = l.clone();
-                            l.push_key(&k);
-                            l
-                        });
-                        let masked = self.walk_resource(m, parent, outer.as_ref());
-                        out.insert(k, Value::Object(masked));
-                    }
-                    continue;
+            if let Value::Object(m) = &child
+                && (k == "resource" || k == "contained")
+                && m.contains_key("resourceType")
+            {
+                if let Value::Object(m) = child {
+                    let contained = k == "contained";
+                    let parent = if contained { Some(&*cx) } else { None };
+                    let outer = cx.loc.as_ref().map(|l| {
+                        let mut l = l.clone();
+                        l.push_key(&k);
+                        l
+                    });
+                    let masked = self.walk_resource(m, parent, outer.as_ref());
+                    out.insert(k, Value::Object(masked));
                 }
+                continue;
             }
-            if k == "contained" {
-                if let Value::Array(items) = child {
-                    let masked: Vec<Value> = items
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, item)| match item {
-                            Value::Object(m) if m.contains_key("resourceType") => {
-                                let outer = cx.loc.as_ref().map(|l| {
-                                    let mut l = l.clone();
-                                    l.push_key(&k);
-                                    l.push_index(i);
-                                    l
-                                });
-                                Value::Object(self.walk_resource(m, Some(&*cx), outer.as_ref()))
-                            }
-                            other => other,
-                        })
-                        .collect();
-                    out.insert(k, Value::Array(masked));
-                    continue;
-                }
+            if k == "contained"
+                && let Value::Array(items) = child
+            {
+                let masked: Vec<Value> = items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| match item {
+                        Value::Object(m) if m.contains_key("resourceType") => {
+                            let outer = cx.loc.as_ref().map(|l| {
+                                let mut l = l.clone();
+                                l.push_key(&k);
+                                l.push_index(i);
+                                l
+                            });
+                            Value::Object(self.walk_resource(m, Some(&*cx), outer.as_ref()))
+                        }
+                        other => other,
+                    })
+                    .collect();
+                out.insert(k, Value::Array(masked));
+                continue;
             }
             cx.path.push(k.clone());
             cx.push_key(&k);
@@ -777,16 +778,14 @@ impl<'p> Engine<'p> {
                 if b.len() >= 4 && b[0].is_ascii_digit() && !NOT_DATE.contains(&key) {
                     let datey =
                         b.len() >= 7 || key.contains("ate") || matches!(key, "start" | "end");
-                    if datey {
-                        if let Some(d) = FhirDate::parse(s) {
-                            return Some(if INSTANT_KEYS.contains(&key) {
-                                DataType::Instant
-                            } else if d.time.is_empty() {
-                                DataType::Date
-                            } else {
-                                DataType::DateTime
-                            });
-                        }
+                    if datey && let Some(d) = FhirDate::parse(s) {
+                        return Some(if INSTANT_KEYS.contains(&key) {
+                            DataType::Instant
+                        } else if d.time.is_empty() {
+                            DataType::Date
+                        } else {
+                            DataType::DateTime
+                        });
                     }
                 }
                 None
@@ -854,10 +853,10 @@ impl<'p> Engine<'p> {
         } else {
             None
         };
-        if dt.is_some() || ext.is_some() || !matches!(v, Value::Object(_)) {
-            if let Some(rule) = self.find_rule(cx, dt, ext.as_deref()) {
-                return self.apply(rule, v, key, dt, cx);
-            }
+        if (dt.is_some() || ext.is_some() || !matches!(v, Value::Object(_)))
+            && let Some(rule) = self.find_rule(cx, dt, ext.as_deref())
+        {
+            return self.apply(rule, v, key, dt, cx);
         }
         self.descend(v, key, dt, cx)
     }

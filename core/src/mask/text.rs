@@ -92,19 +92,18 @@ impl Sweep {
                 self.push(&format!("{a} {b} {c}"), kind);
             }
         }
-        if kind == IdentifierKind::Dates {
-            if let Some(d) = FhirDate::parse(value) {
-                if let (Some(m), Some(day)) = (d.month, d.day) {
-                    let y = d.year;
-                    self.push(&format!("{y:04}-{m:02}-{day:02}"), kind);
-                    self.push(&format!("{m:02}/{day:02}/{y:04}"), kind);
-                    self.push(&format!("{m}/{day}/{y:04}"), kind);
-                    self.push(&format!("{day:02}.{m:02}.{y:04}"), kind);
-                    let month = MONTHS[(m - 1) as usize];
-                    self.push(&format!("{month} {day}, {y:04}"), kind);
-                    self.push(&format!("{day} {month} {y:04}"), kind);
-                }
-            }
+        if kind == IdentifierKind::Dates
+            && let Some(d) = FhirDate::parse(value)
+            && let (Some(m), Some(day)) = (d.month, d.day)
+        {
+            let y = d.year;
+            self.push(&format!("{y:04}-{m:02}-{day:02}"), kind);
+            self.push(&format!("{m:02}/{day:02}/{y:04}"), kind);
+            self.push(&format!("{m}/{day}/{y:04}"), kind);
+            self.push(&format!("{day:02}.{m:02}.{y:04}"), kind);
+            let month = MONTHS[(m - 1) as usize];
+            self.push(&format!("{month} {day}, {y:04}"), kind);
+            self.push(&format!("{day} {month} {y:04}"), kind);
         }
     }
 
@@ -334,23 +333,25 @@ impl<'a> Scanner<'a> {
         if self.on(TextPattern::Url)
             && !prev.is_ascii_alphanumeric()
             && matches!(c, b'h' | b'H' | b'w' | b'W')
+            && let Some(end) = url_at(b, i)
         {
-            if let Some(end) = url_at(b, i) {
-                return Some((
-                    end,
-                    TextPattern::Url,
-                    placeholder(IdentifierKind::Url).to_owned(),
-                ));
-            }
+            return Some((
+                end,
+                TextPattern::Url,
+                placeholder(IdentifierKind::Url).to_owned(),
+            ));
         }
-        if self.on(TextPattern::Email) && is_email_local(c) && !is_email_local(prev) && c != b'.' {
-            if let Some(end) = email_at(b, i) {
-                return Some((
-                    end,
-                    TextPattern::Email,
-                    placeholder(IdentifierKind::Email).to_owned(),
-                ));
-            }
+        if self.on(TextPattern::Email)
+            && is_email_local(c)
+            && !is_email_local(prev)
+            && c != b'.'
+            && let Some(end) = email_at(b, i)
+        {
+            return Some((
+                end,
+                TextPattern::Email,
+                placeholder(IdentifierKind::Email).to_owned(),
+            ));
         }
         let digit_start = c.is_ascii_digit() && !prev.is_ascii_digit();
         if self.on(TextPattern::Date) && self.dates != Method::Keep {
@@ -372,40 +373,47 @@ impl<'a> Scanner<'a> {
                 ));
             }
         }
-        if self.on(TextPattern::Ip) && digit_start && prev != b'.' && !prev.is_ascii_alphabetic() {
-            if let Some(end) = ip_at(b, i) {
-                return Some((
-                    end,
-                    TextPattern::Ip,
-                    placeholder(IdentifierKind::Ip).to_owned(),
-                ));
-            }
+        if self.on(TextPattern::Ip)
+            && digit_start
+            && prev != b'.'
+            && !prev.is_ascii_alphabetic()
+            && let Some(end) = ip_at(b, i)
+        {
+            return Some((
+                end,
+                TextPattern::Ip,
+                placeholder(IdentifierKind::Ip).to_owned(),
+            ));
         }
-        if self.on(TextPattern::Ssn) && digit_start && prev != b'-' {
-            if let Some(end) = ssn_at(b, i) {
-                return Some((
-                    end,
-                    TextPattern::Ssn,
-                    placeholder(IdentifierKind::Ssn).to_owned(),
-                ));
-            }
+        if self.on(TextPattern::Ssn)
+            && digit_start
+            && prev != b'-'
+            && let Some(end) = ssn_at(b, i)
+        {
+            return Some((
+                end,
+                TextPattern::Ssn,
+                placeholder(IdentifierKind::Ssn).to_owned(),
+            ));
         }
         if self.on(TextPattern::Phone)
             && (digit_start || ((c == b'(' || c == b'+') && !prev.is_ascii_digit()))
             && prev != b'-'
+            && let Some(end) = phone_at(b, i)
         {
-            if let Some(end) = phone_at(b, i) {
-                return Some((
-                    end,
-                    TextPattern::Phone,
-                    placeholder(IdentifierKind::Telephone).to_owned(),
-                ));
-            }
+            return Some((
+                end,
+                TextPattern::Phone,
+                placeholder(IdentifierKind::Telephone).to_owned(),
+            ));
         }
-        if self.on(TextPattern::Age) && digit_start && !prev.is_ascii_alphabetic() && prev != b'.' {
-            if let Some(end) = old_age_at(b, i) {
-                return Some((end, TextPattern::Age, "90 or older".to_owned()));
-            }
+        if self.on(TextPattern::Age)
+            && digit_start
+            && !prev.is_ascii_alphabetic()
+            && prev != b'.'
+            && let Some(end) = old_age_at(b, i)
+        {
+            return Some((end, TextPattern::Age, "90 or older".to_owned()));
         }
         None
     }

@@ -75,10 +75,9 @@ fn clinical_codings(v: &Value) -> BTreeMap<(String, String), usize> {
                 if let (Some(s), Some(c)) = (
                     m.get("system").and_then(Value::as_str),
                     m.get("code").and_then(Value::as_str),
-                ) {
-                    if SYSTEMS.contains(&s) {
-                        *out.entry((s.to_owned(), c.to_owned())).or_default() += 1;
-                    }
+                ) && SYSTEMS.contains(&s)
+                {
+                    *out.entry((s.to_owned(), c.to_owned())).or_default() += 1;
                 }
                 m.values().for_each(|c| walk(c, out));
             }

@@ -81,3 +81,22 @@ fn sweep_time_against_patients() {
         assert_eq!(report.patients, n as u64);
     }
 }
+
+#[test]
+fn every_patient_of_many_loses_their_names() {
+    let input = many_patients(30, 8);
+    let (out, report) = crate::mask(
+        input.as_bytes(),
+        Some("x.ndjson"),
+        &Policy::safe_harbor(),
+        &key(1),
+    );
+    assert_eq!(report.patients, 30);
+    for i in 0..30 {
+        for k in 0..2 {
+            let marker = format!("p{i}n{k}");
+            assert!(!out.contains(&marker), "patient {i}'s name {k} survived");
+            assert!(input.contains(&marker));
+        }
+    }
+}
