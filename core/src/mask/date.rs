@@ -134,7 +134,7 @@ pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The inverse of [`days_from_civil`].
+/// The inverse of `days_from_civil`: the civil date of a day number.
 #[must_use]
 pub fn civil_from_days(z: i64) -> (i32, u32, u32) {
     let z = z + 719_468;

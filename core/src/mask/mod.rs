@@ -4,7 +4,9 @@
 //! Value in, value out, no I/O: [`mask_bytes`] takes the record's bytes, a [`Policy`] and the
 //! caller's [`PseudonymKey`], and returns the masked bytes in the same form (Bundle in, Bundle
 //! out; NDJSON in, NDJSON out; CSV in, CSV out; text in, text out) with a [`MaskReport`] of
-//! what changed.
+//! what changed. [`mask_bytes_preview`] also lists each change ([`Change`]: where, by which
+//! rule, the value before and after) for the patient's side-by-side preview; that list holds
+//! the patient's identifiers and never leaves the device.
 //!
 //! ```
 //! use medseal_core::mask::{mask_bytes, Policy, PseudonymKey};
