@@ -180,7 +180,7 @@ impl Server {
 
     /// Every contribution the server holds for a study, complete or not.
     fn stored_contributions(&self, sid: &str) -> usize {
-        std::fs::read_dir(self.data.path().join("studies").join(sid).join("c"))
+        std::fs::read_dir(self.data.path().join("objects/studies").join(sid).join("c"))
             .map_or(0, Iterator::count)
     }
 }
@@ -579,6 +579,7 @@ fn contribute_masks_seals_and_uploads_like_the_browser() {
     .expect("mask");
     let contributions = decrypted(&server, &sid, &admin, &key);
     assert_eq!(contributions.len(), 3);
+    assert_eq!(server.stored_contributions(&sid), 3);
     let singles: Vec<_> = contributions
         .iter()
         .filter(|c| c.files.len() == 1)

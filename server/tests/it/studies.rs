@@ -482,10 +482,12 @@ async fn a_closing_date_beyond_the_maximum_expiry_is_refused() {
         .await
         .expect_err(400, "bad_expiry");
     // Nothing was stored for the refused studies.
-    assert!(!app.dir.path().join("studies").exists());
+    let studies = app.dir.path().join("objects/studies");
+    assert!(!studies.exists());
 
     let r = post_study(&app, &fp, end_of_day).await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(std::fs::read_dir(&studies).unwrap().count(), 1);
     assert_eq!(r.json()["closes_at"], end_of_day);
     assert_eq!(
         r.json()["expires_at"],
