@@ -51,6 +51,8 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// The Content-Security-Policy header, with hashes of index.html's inline scripts.
     pub csp: HeaderValue,
+    /// The `--upload-memory` budget for part bodies, in KiB permits (see `handlers::upload_part`).
+    pub part_memory: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -81,6 +83,16 @@ impl AppState {
         let csp = headers::content_security_policy(&settings.static_dir);
         let limiter = RateLimiter::new(settings.rate_limit, settings.rate_burst);
         let purge_delay = settings.purge_delay;
+        // At least one whole part always fits, whatever the setting.
+        let budget_kib = settings
+            .upload_memory
+            .max(settings.part_size)
+            .div_ceil(1024);
+        let part_memory = Arc::new(tokio::sync::Semaphore::new(
+            usize::try_from(budget_kib)
+                .unwrap_or(usize::MAX)
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        ));
         Self {
             settings: Arc::new(settings),
             objects: Objects {
@@ -92,6 +104,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             limiter: Arc::new(limiter),
             csp,
+            part_memory,
         }
     }
 }

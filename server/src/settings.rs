@@ -39,6 +39,14 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub part_size: u64,
 
+    /// Memory for upload part bodies being received and stored, in bytes, across all clients.
+    /// Each part holds its size of this budget from the first byte read until it is stored;
+    /// a part that does not fit waits, so many slow or concurrent uploads cannot grow the
+    /// server's memory past it. At least one part always fits.
+    #[arg(long, env = "MEDSEAL_UPLOAD_MEMORY", default_value_t = 64 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub upload_memory: u64,
+
     /// Largest JSON or key request body in bytes.
     #[arg(long, env = "MEDSEAL_MAX_REQUEST_BODY", default_value_t = 64 * 1024)]
     pub max_request_body: usize,

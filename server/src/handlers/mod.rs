@@ -208,6 +208,14 @@ pub async fn upload_part(
     if index >= meta.part_count() {
         return Err(ApiError::BadIndex);
     }
+    // The body is held in memory until it is stored: take its share of the upload memory
+    // budget first, so concurrent uploads wait instead of growing the server's memory.
+    let kib = meta.part_len(index).div_ceil(1024).max(1);
+    let _budget = state
+        .part_memory
+        .acquire_many(u32::try_from(kib).unwrap_or(u32::MAX))
+        .await
+        .map_err(|_| ApiError::Internal("the upload memory budget is closed".into()))?;
     let data = read_body(headers, body, meta.part_size).await?;
     if loaded.complete {
         // Checked after reading so a client's retried part of a finished upload gets a clear

@@ -76,3 +76,74 @@ fn help_documents_flags() {
         assert!(text.contains(flag), "{flag} missing from --help");
     }
 }
+
+/// Part bodies share one memory budget (`--upload-memory`): a part waits while the budget is
+/// taken instead of adding its size to the server's memory, and goes through once it frees.
+#[tokio::test]
+async fn part_uploads_wait_for_the_upload_memory_budget() {
+    // A budget of one byte still admits one whole part (1 KiB in the test settings).
+    let app = TestApp::with(|s| s.upload_memory = 1);
+    let base = serve(app.state.clone()).await;
+    let client = reqwest::Client::new();
+    let budget = app.state.part_memory.available_permits();
+    assert_eq!(budget, 1, "one part of 1 KiB");
+
+    // Take the whole budget: an upload must now wait, not fail and not go around it.
+    let held = app
+        .state
+        .part_memory
+        .clone()
+        .acquire_many_owned(budget as u32)
+        .await
+        .unwrap();
+    let bytes = data(3_000, 4);
+    let upload = tokio::spawn({
+        let (client, base, bytes) = (client.clone(), base.clone(), bytes.clone());
+        async move { http_share(&client, &base, &bytes, 1).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(!upload.is_finished(), "the part waited for the budget");
+    drop(held);
+    let (id, _) = upload
+        .await
+        .unwrap()
+        .expect("the upload completes once the budget frees");
+    let got = client
+        .get(format!("{base}/api/shares/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&got[..], &bytes[..]);
+
+    // Sixteen concurrent uploads through a one-part budget all complete intact.
+    let uploads: Vec<_> = (0..16u8)
+        .map(|i| {
+            let (client, base) = (client.clone(), base.clone());
+            tokio::spawn(async move {
+                let bytes = data(2_500, i);
+                let (id, _) = http_share(&client, &base, &bytes, 1).await.unwrap();
+                (id, bytes)
+            })
+        })
+        .collect();
+    for upload in uploads {
+        let (id, bytes) = upload.await.unwrap();
+        let got = client
+            .get(format!("{base}/api/shares/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(&got[..], &bytes[..]);
+    }
+    assert_eq!(
+        app.state.part_memory.available_permits(),
+        budget,
+        "the budget is whole again"
+    );
+}
