@@ -78,13 +78,13 @@ export async function startRecordingProxy(targetUrl) {
 }
 
 /** Debian's Chromium, headless, with the flags a root sandbox-less machine needs. */
-export async function launchBrowser() {
+export async function launchBrowser({ extraArgs = [] } = {}) {
   return chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage',
+      '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage', ...extraArgs,
     ],
   });
 }
