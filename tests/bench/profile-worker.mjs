@@ -140,7 +140,7 @@ async function main() {
               if (op === 'seal') { s.sealed = d.sealed; s.fragment = d.fragment; }
               // Kept alive until its profile has been read.
               window.profiledWorker = worker;
-              resolve(performance.now() - started);
+              resolve({ ms: performance.now() - started, wasmMemory: d.wasm_memory });
             }
           };
         });
@@ -151,10 +151,10 @@ async function main() {
       await cdp.send('Profiler.setSamplingInterval', { interval: 200 }, session);
       await cdp.send('Profiler.start', {}, session);
       await cdp.send('Runtime.runIfWaitingForDebugger', {}, session);
-      const ms = await run;
+      const { ms, wasmMemory } = await run;
       const { profile } = await cdp.send('Profiler.stop', {}, session).catch(async () => ({ profile: null }));
       await page.evaluate(() => window.profiledWorker.terminate());
-      console.log(`${op}: ${sizeMiB} MiB in ${ms.toFixed(0)} ms = ${(size / 1e6 / (ms / 1000)).toFixed(1)} MB/s`);
+      console.log(`${op}: ${sizeMiB} MiB in ${ms.toFixed(0)} ms = ${(size / 1e6 / (ms / 1000)).toFixed(1)} MB/s; the worker's wasm memory grew to ${(wasmMemory / 1048576).toFixed(1)} MiB`);
       if (profile) {
         writeFileSync(path.join(outDir, `${op}.cpuprofile`), JSON.stringify(profile));
         summarize(profile, `${op} profile`);

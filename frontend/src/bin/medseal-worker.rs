@@ -104,6 +104,15 @@ fn progress(stage: &str, fraction: f64) {
     post(&message, &Array::new());
 }
 
+/// Bytes of this worker's wasm memory (it only grows), for `tests/bench/profile-worker.mjs`.
+fn wasm_memory() -> f64 {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as f64
+}
+
 /// A failure with a stable code the page maps to words.
 struct Failure {
     code: String,
@@ -649,6 +658,7 @@ async fn seal(request: &JsValue) -> Result<(), Failure> {
     sink.flush(true).await?;
     let message = Object::new();
     set(&message, "type", &"sealed".into());
+    set(&message, "wasm_memory", &wasm_memory().into());
     set(&message, "fragment", &key.to_fragment().into());
     set(&message, "size", &(size as f64).into());
     match &sink.upload {
@@ -873,6 +883,7 @@ async fn open(request: &JsValue) -> Result<(), Failure> {
     let files = output.finish(meta)?;
     let message = Object::new();
     set(&message, "type", &"opened".into());
+    set(&message, "wasm_memory", &wasm_memory().into());
     set(&message, "files", &files);
     post(&message, &Array::new());
     Ok(())
