@@ -108,15 +108,7 @@ async fn part_uploads_wait_for_the_upload_memory_budget() {
         .await
         .unwrap()
         .expect("the upload completes once the budget frees");
-    let got = client
-        .get(format!("{base}/api/shares/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(&got[..], &bytes[..]);
+    assert_eq!(fetch(&client, &base, &id).await, bytes);
 
     // Sixteen concurrent uploads through a one-part budget all complete intact.
     let uploads: Vec<_> = (0..16u8)
@@ -131,19 +123,21 @@ async fn part_uploads_wait_for_the_upload_memory_budget() {
         .collect();
     for upload in uploads {
         let (id, bytes) = upload.await.unwrap();
-        let got = client
-            .get(format!("{base}/api/shares/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        assert_eq!(&got[..], &bytes[..]);
+        assert_eq!(fetch(&client, &base, &id).await, bytes);
     }
     assert_eq!(
         app.state.part_memory.available_permits(),
         budget,
         "the budget is whole again"
     );
+}
+
+/// Downloads a share's bytes.
+async fn fetch(client: &reqwest::Client, base: &str, id: &str) -> Vec<u8> {
+    let response = client
+        .get(format!("{base}/api/shares/{id}"))
+        .send()
+        .await
+        .unwrap();
+    response.bytes().await.unwrap().to_vec()
 }
