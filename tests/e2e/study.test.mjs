@@ -191,7 +191,7 @@ test('three patients contribute, one withdraws, and the researcher exports exact
   }
 });
 
-test('medseal bundle writes the same export from the downloaded bundle and the exported key file', async () => {
+test('medseal bundle writes the same export from the bundle file and from the server, with the exported key file', async () => {
   const cli = process.env.MEDSEAL_CLI_BIN ?? path.join(repo, 'target/debug/medseal');
   // A missing or stale binary is a failure, never a skip: `cargo xtask test` builds it.
   assert.ok(existsSync(cli), `no medseal binary at ${cli} (cargo build -p medseal-cli)`);
@@ -228,6 +228,23 @@ test('medseal bundle writes the same export from the downloaded bundle and the e
     assert.ok(native.get(name).equals(bytes), `${name} is identical`);
   }
   assert.deepEqual(JSON.parse(native.get('manifest.json')).output, JSON.parse(browserExport.get('manifest.json')).output);
+
+  // The same export, downloaded by the CLI itself from the server with the admin token.
+  const tokenFile = path.join(work, 'admin-token');
+  writeFileSync(tokenFile, token);
+  const fetched = path.join(work, 'export-server.zip');
+  execFileSync(cli, ['bundle', '-i', keyFile, '--server', server.url, '--study', sid, '--admin-token-file', tokenFile, '-o', fetched], { stdio: 'pipe' });
+  const viaServer = readZip(readFileSync(fetched));
+  assert.deepEqual([...viaServer.keys()].sort(), [...browserExport.keys()].sort(), 'the same files');
+  for (const [name, bytes] of browserExport) {
+    if (name === 'manifest.json') continue;
+    assert.ok(viaServer.get(name).equals(bytes), `${name} is identical when the CLI downloads the bundle`);
+  }
+  // A wrong token is refused and writes nothing.
+  writeFileSync(tokenFile, 'A'.repeat(token.length));
+  const refused = path.join(work, 'refused.zip');
+  assert.throws(() => execFileSync(cli, ['bundle', '-i', keyFile, '--server', server.url, '--study', sid, '--admin-token-file', tokenFile, '-o', refused], { stdio: 'pipe' }));
+  assert.ok(!existsSync(refused), 'no export is left behind');
 });
 
 test('one patient\'s records link inside a study and not across studies', async () => {
