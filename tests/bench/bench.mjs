@@ -16,6 +16,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { randomBytes } from 'node:crypto';
 import { repo, launchBrowser } from '../e2e/lib.mjs';
+import { benchBundle100 } from './bundle100.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -555,6 +556,7 @@ async function main() {
     await step('mask_browser', () => benchMaskBrowser(browser, server.url));
     await step('rsa_keygen', () => benchKeygen(browser, server.url));
     await step('large', () => benchLargeJourney(browser, server.url));
+    await step('bundle100', () => benchBundle100({ browser, serverUrl: server.url, serverDataDir: server.dataDir, medsealBin: cliBin, record, quick }));
   } finally {
     await browser.close();
     record('server_peak_memory_browser_journeys', procStatus(server.pid, 'VmHWM'), 'bytes', null, null, 'peak RSS of the server that served every browser benchmark, the large share included');

@@ -18,7 +18,7 @@ const USAGE: &str = "usage: cargo xtask bench [--quick] [--only NAME,...]
 
   --quick        smaller files and fewer repetitions (under two minutes)
   --only NAMES   run only these groups: page_weight, mask_native, server, time_to_interactive,
-                 browser_crypto, mask_browser, rsa_keygen, large";
+                 browser_crypto, mask_browser, rsa_keygen, large, bundle100";
 
 /// Runs the benchmarks.
 ///
