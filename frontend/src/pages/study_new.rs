@@ -199,7 +199,7 @@ pub fn study_new_page() -> Html {
                 <QrCodeView text={contribution.clone()} label="QR code of the contribution link" />
                 <p>{ "Your private admin link lists and downloads the contributions. Keep it secret: it is shown only once (this browser also remembers it)." }</p>
                 <p><a data-testid="admin-link" href={admin.clone()}>{ admin.clone() }</a></p>
-                <p>{ "The admin token alone, for the command-line tool (" }<code>{ format!("medseal bundle --study {study_id} --admin-token-file FILE") }</code>{ "):" }</p>
+                <p>{ "The admin token alone, for the command-line tool (" }<code>{ format!("medseal bundle --server {} --study {study_id} --admin-token-file TOKEN_FILE -i KEY.pem -o export.zip", browser::origin()) }</code>{ "):" }</p>
                 <input class="link mono" readonly=true data-testid="admin-token" aria-label="Admin token" value={admin_token.clone()} />
             </section>
         };
