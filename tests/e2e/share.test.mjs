@@ -242,6 +242,9 @@ test('a masked share shows its preview first and reaches the doctor without iden
     assert.ok(!after.includes(value), `the masked column shows ${value}`);
   }
   assert.ok(after.includes(original.birthDate.slice(0, 4)), 'the birth date is generalized to its year');
+  await patient.setViewportSize({ width: 1100, height: 900 });
+  await diff.scrollIntoViewIfNeeded();
+  await patient.screenshot({ path: path.join(screenshots, 'masking-preview-desktop.png') });
   await patient.getByTestId('share-button').click();
   const link = await (await patient.getByTestId('share-link').elementHandle({ timeout: 60_000 })).inputValue();
 
