@@ -26,10 +26,10 @@
 mod mask_preview;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
+use mask_preview::{PREVIEW_CHANGES, set_preview};
 use medseal_core::container::{Argon2Params, Encryptor, FileMeta, Recipient};
 use medseal_core::export::{Contribution, export, open_contribution};
 use medseal_core::keystore::{StoredKey, seal_key};
-use mask_preview::{PREVIEW_CHANGES, set_preview};
 use medseal_core::mask::{MaskOptions, mask_bytes_preview};
 use medseal_core::pack::{PACK_MEDIA_TYPE, pack};
 use medseal_core::pki::{DEFAULT_RSA_BITS, PrivateKey, PublicKey};
@@ -332,12 +332,12 @@ fn mask(request: &JsValue) -> Result<(), Failure> {
         };
         let (masked, report, preview) =
             mask_bytes_preview(&data, Some(&hint), &policy, &key, &options, PREVIEW_CHANGES)
-            .map_err(|e| {
-                fail(
-                    "mask",
-                    format!("{name} cannot be masked: {e}. Remove it to continue."),
-                )
-            })?;
+                .map_err(|e| {
+                    fail(
+                        "mask",
+                        format!("{name} cannot be masked: {e}. Remove it to continue."),
+                    )
+                })?;
         let array = Uint8Array::from(masked.as_slice());
         let out = Object::new();
         set(&out, "name", &name.into());

@@ -37,11 +37,11 @@ mod webcrypto;
 use std::collections::VecDeque;
 
 use js_sys::{Array, Object, Promise, Reflect, Uint8Array};
+use mask_preview::{PREVIEW_CHANGES, set_preview};
 use medseal_core::container::{
     CHUNK_CT_SIZE, EncryptError, Encryptor, FileMeta, Header, Identity, LinkKey, Password,
     PayloadDecryptor, PayloadError, PlainChunk, Recipient, UnlockError, chunk_nonce,
 };
-use mask_preview::{PREVIEW_CHANGES, set_preview};
 use medseal_core::mask::{MaskOptions, Policy, PseudonymKey, mask_bytes_preview};
 use medseal_core::pack::{PACK_MEDIA_TYPE, is_pack, pack, unpack};
 use wasm_bindgen::prelude::*;
@@ -711,7 +711,9 @@ impl Source {
         self.ahead = Some(JsFuture::from(self.reader.read()));
         // The value is already a Uint8Array: copy it into wasm once. (`Uint8Array::new` on it
         // would copy it in JavaScript first; that was a tenth of the time in the profile.)
-        Ok(Some(get(&read, "value").unchecked_into::<Uint8Array>().to_vec()))
+        Ok(Some(
+            get(&read, "value").unchecked_into::<Uint8Array>().to_vec(),
+        ))
     }
 }
 

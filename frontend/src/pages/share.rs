@@ -409,19 +409,19 @@ async fn mask_files(files: &[web_sys::File]) -> Result<Preview, String> {
         .map(|(i, f)| {
             let (changes, omitted) = mask_preview::read_preview(&f);
             MaskedFile {
-            // File names often carry the patient's name or record number: a masked file gets a
-            // neutral name that keeps only the extension.
-            name: neutral_name(&get(&f, "name").as_string().unwrap_or_default(), i),
-            media_type: get(&f, "type").as_string().unwrap_or_default(),
-            data: Rc::new(Uint8Array::new(&get(&f, "data")).to_vec()),
-            report: Array::from(&get(&f, "report"))
-                .iter()
-                .filter_map(|l| l.as_string())
-                .collect(),
-            policy: get(&f, "policy").as_string().unwrap_or_default(),
-            changes,
-            omitted,
-        }
+                // File names often carry the patient's name or record number: a masked file gets a
+                // neutral name that keeps only the extension.
+                name: neutral_name(&get(&f, "name").as_string().unwrap_or_default(), i),
+                media_type: get(&f, "type").as_string().unwrap_or_default(),
+                data: Rc::new(Uint8Array::new(&get(&f, "data")).to_vec()),
+                report: Array::from(&get(&f, "report"))
+                    .iter()
+                    .filter_map(|l| l.as_string())
+                    .collect(),
+                policy: get(&f, "policy").as_string().unwrap_or_default(),
+                changes,
+                omitted,
+            }
         })
         .collect();
     let policy = Array::from(&get(&answer, "policy"))
