@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use medseal_core::container::{FileMeta, Recipient, encrypt};
 use medseal_core::mask::{MaskOptions, mask_bytes_with};
-use medseal_core::pack::{PACK_MEDIA_TYPE, pack};
+use medseal_core::pack::{pack, pack_meta};
 use medseal_core::pki::Fingerprint;
 use medseal_core::study::{study_pseudonym_key, verify_study, withdraw_link};
 use zeroize::Zeroizing;
@@ -276,14 +276,7 @@ pub fn contribute(request: &Request<'_>) -> Result<(), String> {
                 .iter()
                 .map(|(m, d)| (m.clone(), d.as_slice()))
                 .collect();
-            let meta = FileMeta {
-                name: format!("{} files", several.len()),
-                media_type: PACK_MEDIA_TYPE.into(),
-                kind: "files".into(),
-                masked: true,
-                policy: Some(label.clone()),
-                created,
-            };
+            let meta = pack_meta(&refs, created);
             let packed = Zeroizing::new(pack(&refs));
             encrypt(&[Recipient::Rsa(&recipient)], &meta, &packed)
         }

@@ -61,6 +61,21 @@ pub fn pack(files: &[(FileMeta, &[u8])]) -> Vec<u8> {
     out
 }
 
+/// The container metadata of a pack of `files`: named for how many there are, masked when all
+/// of them are, under the first file's policy, made at `created`. The browser's share and
+/// contribution workers and the CLI all describe their packs with it.
+#[must_use]
+pub fn pack_meta(files: &[(FileMeta, &[u8])], created: Option<u64>) -> FileMeta {
+    FileMeta {
+        name: format!("{} files", files.len()),
+        media_type: PACK_MEDIA_TYPE.into(),
+        kind: "files".into(),
+        masked: files.iter().all(|(m, _)| m.masked),
+        policy: files.first().and_then(|(m, _)| m.policy.clone()),
+        created,
+    }
+}
+
 fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], PackError> {
     if bytes.len() < n {
         return Err(PackError::Malformed);
@@ -140,6 +155,29 @@ mod tests {
         for ((m, d), (bm, bd)) in files.iter().zip(&back) {
             assert_eq!((m, *d), (bm, bd.as_slice()));
         }
+    }
+
+    #[test]
+    fn pack_meta_describes_the_files() {
+        let masked = |name: &str| FileMeta {
+            masked: true,
+            policy: Some("safe-harbor@1".into()),
+            ..meta(name)
+        };
+        let all = [(masked("a.json"), &b"{}"[..]), (masked("b.csv"), &b"x"[..])];
+        let m = pack_meta(&all, Some(7));
+        assert_eq!(
+            (m.name.as_str(), m.media_type.as_str(), m.kind.as_str()),
+            ("2 files", PACK_MEDIA_TYPE, "files")
+        );
+        assert!(m.masked);
+        assert_eq!(m.policy.as_deref(), Some("safe-harbor@1"));
+        assert_eq!(m.created, Some(7));
+        let mixed = [(masked("a.json"), &b"{}"[..]), (meta("b.txt"), &b"x"[..])];
+        assert!(
+            !pack_meta(&mixed, None).masked,
+            "one unmasked file makes the pack unmasked"
+        );
     }
 
     #[test]

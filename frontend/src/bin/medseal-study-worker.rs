@@ -31,7 +31,7 @@ use medseal_core::container::{Argon2Params, Encryptor, FileMeta, Recipient};
 use medseal_core::export::{Contribution, export, open_contribution};
 use medseal_core::keystore::{StoredKey, seal_key};
 use medseal_core::mask::{MaskOptions, mask_bytes_preview};
-use medseal_core::pack::{PACK_MEDIA_TYPE, pack};
+use medseal_core::pack::{pack, pack_meta};
 use medseal_core::pki::{DEFAULT_RSA_BITS, PrivateKey, PublicKey};
 use medseal_core::study::{StudyPolicy, parse_bundle, study_pseudonym_key};
 use wasm_bindgen::prelude::*;
@@ -399,15 +399,7 @@ fn seal_rsa(request: &JsValue) -> Result<(), Failure> {
                 .iter()
                 .map(|(m, d)| (m.clone(), d.as_slice()))
                 .collect();
-            let meta = FileMeta {
-                name: format!("{} files", several.len()),
-                media_type: PACK_MEDIA_TYPE.into(),
-                kind: "files".into(),
-                masked: several.iter().all(|(m, _)| m.masked),
-                policy: policy.clone(),
-                created,
-            };
-            (meta, pack(&refs))
+            (pack_meta(&refs, created), pack(&refs))
         }
     };
     progress("Encrypting", 0.0);

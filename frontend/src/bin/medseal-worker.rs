@@ -43,7 +43,7 @@ use medseal_core::container::{
     PayloadDecryptor, PayloadError, PlainChunk, Recipient, UnlockError, chunk_nonce,
 };
 use medseal_core::mask::{MaskOptions, Policy, PseudonymKey, mask_bytes_preview};
-use medseal_core::pack::{PACK_MEDIA_TYPE, is_pack, pack, unpack};
+use medseal_core::pack::{PACK_MEDIA_TYPE, is_pack, pack, pack_meta, unpack};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, DedicatedWorkerGlobalScope, MessageEvent};
@@ -291,14 +291,7 @@ fn content_of(request: &JsValue) -> Result<(FileMeta, Content), Failure> {
                 .iter()
                 .map(|(m, d)| (m.clone(), d.as_slice()))
                 .collect();
-            let meta = FileMeta {
-                name: format!("{} files", files.len()),
-                media_type: PACK_MEDIA_TYPE.into(),
-                kind: "files".into(),
-                masked: files.iter().all(|(m, _)| m.masked),
-                policy: files.first().and_then(|(m, _)| m.policy.clone()),
-                created: Some((js_sys::Date::now() / 1000.0) as u64),
-            };
+            let meta = pack_meta(&refs, Some((js_sys::Date::now() / 1000.0) as u64));
             Ok((meta, Content::Bytes(pack(&refs))))
         }
     }
