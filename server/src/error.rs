@@ -102,6 +102,21 @@ pub enum ApiError {
     /// The client made too many requests.
     #[error("too many requests")]
     RateLimited(u64),
+    /// A request body arrived slower than `--min-body-rate` after `--body-grace`.
+    #[error("the request body arrives too slowly")]
+    TooSlow,
+    /// The client already has `--max-parts-per-client` part uploads running (retry after).
+    #[error("too many part uploads at once")]
+    TooManyParts(u64),
+    /// The client's `--client-quota` for this window is used up (seconds until it renews).
+    #[error("the client's upload budget is used up")]
+    ClientQuota(u64),
+    /// `--max-keys` public keys are stored already.
+    #[error("the server's key quota is exhausted")]
+    KeyQuota,
+    /// A `MedSeal-Resume-Token` is unknown, expired or spent.
+    #[error("the resume token is not valid")]
+    BadResume,
     /// The global storage quota would be exceeded.
     #[error("the server's storage quota is exhausted")]
     QuotaExceeded,
@@ -216,6 +231,35 @@ impl ApiError {
                 S::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "Too many requests. Wait a moment and try again.".into(),
+            ),
+            Self::TooSlow => (
+                S::REQUEST_TIMEOUT,
+                "too_slow",
+                "The request body arrived too slowly. Try again on a better connection.".into(),
+            ),
+            Self::TooManyParts(_) => (
+                S::TOO_MANY_REQUESTS,
+                "too_many_parts",
+                "Too many part uploads from this address at once. Wait for one to finish.".into(),
+            ),
+            Self::ClientQuota(_) => (
+                S::TOO_MANY_REQUESTS,
+                "client_quota",
+                "This address has uploaded as much as the server accepts for now. Try again \
+                 later."
+                    .into(),
+            ),
+            Self::KeyQuota => (
+                S::INSUFFICIENT_STORAGE,
+                "key_quota",
+                "The server stores as many public keys as it accepts. Try again later.".into(),
+            ),
+            Self::BadResume => (
+                S::FORBIDDEN,
+                "bad_resume_token",
+                "The resume token is unknown, expired or spent for this share. Download again \
+                 without it (that counts as a download)."
+                    .into(),
             ),
             Self::QuotaExceeded => (
                 S::INSUFFICIENT_STORAGE,
@@ -360,7 +404,7 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, axum::Json(body)).into_response();
         match self {
-            Self::RateLimited(secs) => {
+            Self::RateLimited(secs) | Self::TooManyParts(secs) | Self::ClientQuota(secs) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -109,6 +109,12 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     } else if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
+    if state.settings.hsts
+        && let Ok(value) =
+            HeaderValue::from_str(&format!("max-age={}", state.settings.hsts_max_age))
+    {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, value);
+    }
     headers.remove(header::SET_COOKIE);
     response
 }

@@ -23,6 +23,7 @@ use axum::routing::{any, get, post, put};
 pub mod error;
 pub mod handlers;
 pub mod headers;
+pub mod limits;
 pub mod metrics;
 pub mod objects;
 pub mod openapi;
@@ -51,8 +52,14 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// The Content-Security-Policy header, with hashes of index.html's inline scripts.
     pub csp: HeaderValue,
-    /// The `--upload-memory` budget for part bodies, in KiB permits (see `handlers::upload_part`).
+    /// The `--upload-memory` budget for part bodies, in byte permits taken as bodies arrive (see `handlers::upload_part`).
     pub part_memory: Arc<tokio::sync::Semaphore>,
+    /// Part uploads in flight per client address (`--max-parts-per-client`).
+    pub in_flight: Arc<limits::InFlight>,
+    /// Bytes announced for new uploads per client address (`--client-quota`).
+    pub budgets: Arc<limits::ByteBudgets>,
+    /// Public keys stored: kept up to date by publications and recounted by every sweep.
+    pub key_count: Arc<AtomicU64>,
 }
 
 impl AppState {
@@ -83,17 +90,21 @@ impl AppState {
         let csp = headers::content_security_policy(&settings.static_dir);
         let limiter = RateLimiter::new(settings.rate_limit, settings.rate_burst);
         let purge_delay = settings.purge_delay;
-        // At least one whole part always fits, whatever the setting.
-        let budget_kib = settings
-            .upload_memory
-            .max(settings.part_size)
-            .div_ceil(1024);
+        // In bytes. At least one whole part always fits, whatever the setting.
+        let budget = settings.upload_memory.max(settings.part_size);
         let part_memory = Arc::new(tokio::sync::Semaphore::new(
-            usize::try_from(budget_kib)
+            usize::try_from(budget)
                 .unwrap_or(usize::MAX)
                 .min(tokio::sync::Semaphore::MAX_PERMITS),
         ));
+        let budgets = limits::ByteBudgets::new(
+            settings.client_quota,
+            std::time::Duration::from_secs(settings.client_quota_window),
+        );
         Self {
+            in_flight: Arc::default(),
+            budgets: Arc::new(budgets),
+            key_count: Arc::new(AtomicU64::new(0)),
             settings: Arc::new(settings),
             objects: Objects {
                 store,

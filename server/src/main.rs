@@ -2,7 +2,6 @@
 #![forbid(unsafe_code)]
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 
 use clap::Parser as _;
 use medseal_server::settings::Settings;
@@ -41,10 +40,14 @@ async fn run(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
         out.flush()?;
     }
     tracing::info!(storage = state.objects.store.name(), "listening");
-    let app = medseal_server::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let header_timeout = std::time::Duration::from_secs(state.settings.header_timeout);
+    medseal_server::limits::serve(
+        listener,
+        medseal_server::app(state),
+        header_timeout,
+        shutdown(),
+    )
+    .await?;
     Ok(())
 }
 

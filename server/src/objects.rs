@@ -7,6 +7,10 @@
 //! - `P/complete`: written once when every part is there. Only then is the object visible;
 //! - `P/dl/NNNN`: one empty marker per admitted download. A download is admitted by creating
 //!   the first free marker below the limit, so the limit holds exactly across replicas;
+//! - `P/rt/H/grant`: JSON [`ResumeGrant`] of a resume token whose SHA-256 (hex) is `H`, handed
+//!   out by a counted download; `P/rt/H/u/NN`: JSON [`ResumeUse`], one per resumed request
+//!   (its byte range, reserved before streaming); `P/rt/H/d/NN-SENT`: the bytes use `NN`
+//!   actually sent, written when it ends, so a cut resume gives back what it did not send;
 //! - `tombs/P`: JSON [`Tomb`], the reason the object is gone. Written before its data is
 //!   deleted, so nothing half-deleted is ever served; removed by the sweeper after a while.
 
@@ -115,6 +119,27 @@ impl Meta {
         self.size.saturating_sub(start).min(self.part_size)
     }
 }
+
+/// A resume token's grant, stored at `P/rt/SHA256(token)/grant`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResumeGrant {
+    /// The token is refused from this time on, Unix seconds.
+    pub expires_at: u64,
+    /// Bytes all requests resumed with it may fetch together: one copy of the object.
+    pub budget: u64,
+}
+
+/// One resumed request, stored at `P/rt/H/u/NN`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResumeUse {
+    /// Bytes it asked for.
+    pub len: u64,
+    /// Random, so a backend whose conditional writes are not atomic can be checked.
+    pub nonce: String,
+}
+
+/// Most requests one resume token may make.
+pub const MAX_RESUMES: u32 = 32;
 
 /// Why an object is gone, stored at `tombs/P`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -240,7 +265,9 @@ pub struct Objects {
     pub usage: Arc<std::sync::atomic::AtomicU64>,
     /// Downloads streaming in this process, by object prefix, and whether the object must be
     /// purged once they have all ended (its last allowed download was admitted).
-    pub leases: Arc<std::sync::Mutex<std::collections::HashMap<Key, (usize, bool)>>>,
+    /// The third value is the time until which a cut-off stream may still be resumed, so its
+    /// data must be kept.
+    pub leases: Arc<std::sync::Mutex<std::collections::HashMap<Key, (usize, bool, u64)>>>,
     /// Seconds to wait after the last local stream before purging a used-up object, so that
     /// downloads still streaming through other replicas can finish.
     pub purge_delay: u64,
@@ -267,8 +294,24 @@ impl Lease {
     }
 }
 
+impl Lease {
+    /// Keeps the object's data until `until` (Unix seconds) even once it is used up: a stream
+    /// was cut off and may be resumed with its token.
+    pub fn keep_until(&self, until: u64) {
+        let mut leases = self
+            .objects
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(entry) = leases.get_mut(&self.obj.prefix) {
+            entry.2 = entry.2.max(until);
+        }
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
+        let mut keep = 0;
         let purge = {
             let mut leases = self
                 .objects
@@ -280,7 +323,10 @@ impl Drop for Lease {
                     entry.0 -= 1;
                     false
                 }
-                Some(_) => leases.remove(&self.obj.prefix).is_some_and(|e| e.1),
+                Some(_) => leases.remove(&self.obj.prefix).is_some_and(|e| {
+                    keep = e.2;
+                    e.1
+                }),
                 None => false,
             }
         };
@@ -289,7 +335,8 @@ impl Drop for Lease {
             let obj = self.obj.clone();
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 handle.spawn(async move {
-                    tokio::time::sleep(std::time::Duration::from_secs(objects.purge_delay)).await;
+                    let wait = objects.purge_delay.max(keep.saturating_sub(now()));
+                    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
                     if let Err(e) = objects.purge(&obj).await {
                         tracing::warn!(error = %e, "purge after the last download failed; the sweeper will retry");
                     }
@@ -510,6 +557,163 @@ impl Objects {
         Ok(None)
     }
 
+    /// Loads a complete object for a request that resumes a counted download: an object that is
+    /// gone only because its last download was counted (`used_up`) is still served while its
+    /// data is there. Returns its metadata and whether it is used up.
+    ///
+    /// # Errors
+    /// [`ApiError::Gone`] for any other reason, [`ApiError::BadResume`] if the data is gone.
+    pub async fn load_resumable(&self, obj: &Object) -> ApiResult<(Meta, bool)> {
+        let tomb = self.tomb(obj).await?;
+        match &tomb {
+            Some(t) if t.reason != GoneReason::UsedUp => return Err(ApiError::Gone(t.reason)),
+            _ => {}
+        }
+        let meta: Meta = match self.store.get(&obj.meta_key()?).await {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::Internal(format!("corrupt metadata: {e}")))?,
+            Err(StoreError::NotFound) if tomb.is_some() => return Err(ApiError::BadResume),
+            Err(StoreError::NotFound) => return Err(ApiError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if now() >= meta.expires_at {
+            self.bury(obj, GoneReason::Expired).await?;
+            return Err(ApiError::Gone(GoneReason::Expired));
+        }
+        match self.store.head(&obj.complete_key()?).await {
+            Ok(_) => Ok((meta, tomb.is_some())),
+            Err(StoreError::NotFound) => Err(ApiError::NotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn resume_key(obj: &Object, hash: &str, rest: &[&str]) -> ApiResult<Key> {
+        let mut segments = vec!["rt", hash];
+        segments.extend_from_slice(rest);
+        obj.key(&segments)
+    }
+
+    /// Hands out a resume token for a counted download of `meta`, valid for `ttl` seconds
+    /// (never past the object's expiry). Only its hash is stored. Returns the token and
+    /// its expiry.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub async fn issue_resume(
+        &self,
+        obj: &Object,
+        meta: &Meta,
+        ttl: u64,
+    ) -> ApiResult<(String, u64)> {
+        let token = new_token()?;
+        let grant = ResumeGrant {
+            expires_at: now().saturating_add(ttl).min(meta.expires_at),
+            budget: meta.size,
+        };
+        let body = serde_json::to_vec(&grant).map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.store
+            .create(
+                &Self::resume_key(obj, &hash_token(&token), &["grant"])?,
+                Bytes::from(body),
+            )
+            .await?;
+        Ok((token, grant.expires_at))
+    }
+
+    /// Admits one request resumed with `token` for `len` bytes: refused once the token expired,
+    /// made [`MAX_RESUMES`] requests, or would fetch more than one copy of the object in all
+    /// (a use that was cut off counts only the bytes it sent). Returns the use's number, to
+    /// be passed to [`Objects::resume_sent`], and the grant's expiry.
+    ///
+    /// # Errors
+    /// [`ApiError::BadResume`]; storage errors.
+    pub async fn claim_resume(
+        &self,
+        obj: &Object,
+        token: &str,
+        len: u64,
+    ) -> ApiResult<(String, u32, u64)> {
+        let hash = hash_token(token);
+        let grant: ResumeGrant = match self
+            .store
+            .get(&Self::resume_key(obj, &hash, &["grant"])?)
+            .await
+        {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| ApiError::Internal(format!("corrupt resume grant: {e}")))?,
+            Err(StoreError::NotFound) => return Err(ApiError::BadResume),
+            Err(e) => return Err(e.into()),
+        };
+        if now() >= grant.expires_at {
+            return Err(ApiError::BadResume);
+        }
+        let uses_prefix = Self::resume_key(obj, &hash, &["u"])?;
+        let sent_prefix = Self::resume_key(obj, &hash, &["d"])?;
+        let settle = self.store.claim_settle();
+        for _ in 0..MAX_RESUMES * 2 {
+            let uses = self.store.list(&uses_prefix).await?;
+            let mut sent: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+            for item in self.store.list(&sent_prefix).await? {
+                if let Some((n, bytes)) = item.key.segments().last().and_then(|s| s.split_once('-'))
+                {
+                    sent.insert(n.to_owned(), bytes.parse().unwrap_or(u64::MAX));
+                }
+            }
+            let mut spent = 0u64;
+            for item in &uses {
+                let n = item.key.segments().last().unwrap_or_default().to_owned();
+                let charged = if let Some(bytes) = sent.get(&n) {
+                    *bytes
+                } else {
+                    match self.store.get(&item.key).await {
+                        Ok(b) => {
+                            serde_json::from_slice::<ResumeUse>(&b).map_or(u64::MAX, |u| u.len)
+                        }
+                        Err(StoreError::NotFound) => 0,
+                        Err(e) => return Err(e.into()),
+                    }
+                };
+                spent = spent.saturating_add(charged);
+            }
+            let n = u32::try_from(uses.len()).unwrap_or(u32::MAX);
+            if n >= MAX_RESUMES || spent.saturating_add(len) > grant.budget {
+                return Err(ApiError::BadResume);
+            }
+            let record = ResumeUse {
+                len,
+                nonce: new_token()?,
+            };
+            let body = Bytes::from(
+                serde_json::to_vec(&record).map_err(|e| ApiError::Internal(e.to_string()))?,
+            );
+            let key = Self::resume_key(obj, &hash, &["u", &format!("{n:02}")])?;
+            match self.store.create(&key, body.clone()).await {
+                Ok(()) if settle.is_zero() => return Ok((hash, n, grant.expires_at)),
+                Ok(()) => {
+                    tokio::time::sleep(settle).await;
+                    if self.store.get(&key).await? == body {
+                        return Ok((hash, n, grant.expires_at));
+                    }
+                }
+                Err(StoreError::AlreadyExists) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::BadResume)
+    }
+
+    /// Records that resumed use `n` of the token hashed `hash` sent `sent` bytes.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub async fn resume_sent(&self, obj: &Object, hash: &str, n: u32, sent: u64) -> ApiResult<()> {
+        let key = Self::resume_key(obj, hash, &["d", &format!("{n:02}-{sent}")])?;
+        match self.store.create(&key, Bytes::new()).await {
+            Ok(()) | Err(StoreError::AlreadyExists | StoreError::NotFound) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Takes a lease on an object for the duration of one download stream.
     #[must_use]
     pub fn lease(&self, obj: &Object) -> Lease {
@@ -517,7 +721,7 @@ impl Objects {
             .leases
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        leases.entry(obj.prefix.clone()).or_insert((0, false)).0 += 1;
+        leases.entry(obj.prefix.clone()).or_insert((0, false, 0)).0 += 1;
         Lease {
             objects: self.clone(),
             obj: obj.clone(),

@@ -70,7 +70,8 @@ impl RateLimiter {
 }
 
 /// IPv6 clients are grouped by /64, the block one subscriber usually gets.
-fn bucket_key(ip: IpAddr) -> IpAddr {
+#[must_use]
+pub fn bucket_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -80,7 +81,9 @@ fn bucket_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Refuses a request with 429 when its client's bucket is empty.
+/// Refuses a request with 429 when its client's bucket is empty, or when it is a part upload
+/// and its client already has `--max-parts-per-client` running. Runs the handler with the
+/// client's key in [`crate::limits::CLIENT`] for the per-client byte budgets.
 pub async fn middleware(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let forwarded = if state.settings.trust_forwarded_for {
         req.headers()
@@ -98,11 +101,31 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
                 .map(|c| c.0.ip())
         })
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    match state.limiter.check(bucket_key(client)) {
-        Ok(()) => next.run(req).await,
-        Err(wait) => {
-            Metrics::inc(&state.metrics.rate_limited);
-            ApiError::RateLimited(wait).into_response()
-        }
+    let key = bucket_key(client);
+    if let Err(wait) = state.limiter.check(key) {
+        Metrics::inc(&state.metrics.rate_limited);
+        return ApiError::RateLimited(wait).into_response();
     }
+    let is_part = req.method() == axum::http::Method::PUT && req.uri().path().contains("/parts/");
+    let _guard = if is_part {
+        match state
+            .in_flight
+            .enter(key, state.settings.max_parts_per_client)
+        {
+            Ok(guard) => Some(guard),
+            Err(e) => {
+                Metrics::inc(&state.metrics.rate_limited);
+                return e.into_response();
+            }
+        }
+    } else {
+        None
+    };
+    let pace = crate::limits::Pace {
+        grace: std::time::Duration::from_secs(state.settings.body_grace),
+        rate: state.settings.min_body_rate,
+    };
+    crate::limits::CLIENT
+        .scope(key, crate::limits::PACE.scope(pace, next.run(req)))
+        .await
 }

@@ -40,9 +40,10 @@ pub struct Settings {
     pub part_size: u64,
 
     /// Memory for upload part bodies being received and stored, in bytes, across all clients.
-    /// Each part holds its size of this budget from the first byte read until it is stored;
-    /// a part that does not fit waits, so many slow or concurrent uploads cannot grow the
-    /// server's memory past it. At least one part always fits.
+    /// A part body takes its bytes of this budget as they arrive and holds them until it is
+    /// stored; a body that does not fit waits (within --min-body-rate), so many slow or
+    /// concurrent uploads cannot grow the server's memory past it, and a slow body holds only
+    /// what it sent. At least one part always fits.
     #[arg(long, env = "MEDSEAL_UPLOAD_MEMORY", default_value_t = 64 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub upload_memory: u64,
@@ -107,6 +108,61 @@ pub struct Settings {
     /// exact on S3-compatible servers whose conditional writes are not atomic; 0 for AWS S3.
     #[arg(long, env = "MEDSEAL_S3_CLAIM_SETTLE_MS", default_value_t = 100)]
     pub s3_claim_settle_ms: u64,
+
+    /// Seconds a download's resume token stays valid (`MedSeal-Resume-Token`, see API.md). A
+    /// used-up share whose last download was cut off keeps its data this long, so the download
+    /// can be resumed; a download that was sent whole is purged after --purge-delay as before.
+    #[arg(long, env = "MEDSEAL_RESUME_TTL", default_value_t = 3600)]
+    pub resume_ttl: u64,
+
+    /// Seconds a client may take to send a request's headers before the connection is closed.
+    #[arg(long, env = "MEDSEAL_HEADER_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+
+    /// Seconds of grace before --min-body-rate applies to a request body.
+    #[arg(long, env = "MEDSEAL_BODY_GRACE", default_value_t = 10)]
+    pub body_grace: u64,
+
+    /// Slowest accepted request body, in bytes per second on average after --body-grace: a
+    /// slower body is refused with 408 `too_slow` (0 turns the check off).
+    #[arg(long, env = "MEDSEAL_MIN_BODY_RATE", default_value_t = 1024)]
+    pub min_body_rate: u64,
+
+    /// Part uploads one client address may have in flight at once; more get 429
+    /// `too_many_parts` with Retry-After. IPv6 addresses are grouped by /64.
+    #[arg(long, env = "MEDSEAL_MAX_PARTS_PER_CLIENT", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parts_per_client: u32,
+
+    /// Bytes one client address may announce for new shares, contributions and keys per
+    /// --client-quota-window (default 8 GiB); more get 429 `client_quota` with Retry-After.
+    /// Kept in memory per replica, never logged or stored.
+    #[arg(long, env = "MEDSEAL_CLIENT_QUOTA", default_value_t = 8 * 1024 * 1024 * 1024)]
+    pub client_quota: u64,
+
+    /// Seconds of the window of --client-quota (default 1 day).
+    #[arg(long, env = "MEDSEAL_CLIENT_QUOTA_WINDOW", default_value_t = 24 * 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub client_quota_window: u64,
+
+    /// Most public keys stored at once; more get 507 `key_quota`.
+    #[arg(long, env = "MEDSEAL_MAX_KEYS", default_value_t = 100_000)]
+    pub max_keys: u64,
+
+    /// Seconds a published key is kept after its publication while no live study names it
+    /// (default 60 days); the sweeper removes it after that.
+    #[arg(long, env = "MEDSEAL_KEY_TTL", default_value_t = 60 * 24 * 3600)]
+    pub key_ttl: u64,
+
+    /// Send `Strict-Transport-Security: max-age=--hsts-max-age` on every response. Turn it on
+    /// only when the server is reached over HTTPS (directly or behind a TLS proxy).
+    #[arg(long, env = "MEDSEAL_HSTS", default_value_t = false)]
+    pub hsts: bool,
+
+    /// The max-age of --hsts, in seconds (default 1 year).
+    #[arg(long, env = "MEDSEAL_HSTS_MAX_AGE", default_value_t = 365 * 24 * 3600)]
+    pub hsts_max_age: u64,
 
     /// Log filter (tracing EnvFilter syntax), such as `info` or `medseal_server=debug`.
     #[arg(long, env = "MEDSEAL_LOG", default_value = "info")]

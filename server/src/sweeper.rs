@@ -55,6 +55,8 @@ pub async fn sweep(state: &AppState) -> Result<(), ApiError> {
         }
     }
     let studies = group(store.list(&Key::new(&["studies"])?).await?, 2);
+    // Keys named by live studies are kept whatever their age.
+    let mut used_keys = std::collections::HashSet::new();
     for (prefix, items) in &studies {
         let Some(sid) = prefix.split('/').nth(1) else {
             continue;
@@ -82,6 +84,14 @@ pub async fn sweep(state: &AppState) -> Result<(), ApiError> {
             // A study without metadata is a crashed creation or an interrupted purge.
             None => items.iter().all(|i| i.modified + s.upload_grace < t),
         };
+        if !expired
+            && let Some(info) = &study_meta
+            && let Ok(bytes) = store.get(&info.key).await
+            && let Ok(m) = serde_json::from_slice::<crate::handlers::studies::StudyMeta>(&bytes)
+            && let Ok(fp) = crate::handlers::keys::parse_fingerprint(&m.key_fingerprint)
+        {
+            used_keys.insert(fp.to_b64url());
+        }
         if expired {
             if study_meta.is_some() {
                 state
@@ -113,7 +123,10 @@ pub async fn sweep(state: &AppState) -> Result<(), ApiError> {
         let tomb = state.objects.tomb(&obj).await?;
         let remove = match (&meta, &tomb) {
             // Buried but not yet purged (the last download's stream may still be running).
-            (_, Some(tomb)) => tomb.at + 3600 < t || meta.is_none(),
+            // A cut-off last download may be resumed for --resume-ttl.
+            (_, Some(tomb)) => {
+                tomb.at + 3600.max(s.resume_ttl.saturating_add(s.purge_delay)) < t || meta.is_none()
+            }
             (Some(meta), None) if t >= meta.expires_at => {
                 state.objects.write_tomb(&obj, GoneReason::Expired).await?;
                 true
@@ -139,7 +152,20 @@ pub async fn sweep(state: &AppState) -> Result<(), ApiError> {
             store.delete(&tomb.key).await?;
         }
     }
+    // Public keys: removed --key-ttl after publication unless a live study names them.
+    let mut keys = 0u64;
+    for key in store.list(&Key::new(&["keys"])?).await? {
+        let name = key.key.segments().last().unwrap_or_default();
+        if key.modified.saturating_add(s.key_ttl) < t && !used_keys.contains(name) {
+            store.delete(&key.key).await?;
+            Metrics::inc(&state.metrics.swept);
+        } else {
+            keys += 1;
+        }
+    }
+    state.key_count.store(keys, Ordering::Relaxed);
     state.objects.usage.store(usage, Ordering::Relaxed);
     state.limiter.prune();
+    state.budgets.prune();
     Ok(())
 }

@@ -97,13 +97,16 @@ pub fn key_key(fingerprint: &Fingerprint) -> ApiResult<Key> {
     Key::new(&["keys", &fingerprint.to_b64url()]).map_err(ApiError::from)
 }
 
-/// `PUT /api/keys` (or POST): publishes an RSA public key.
+/// `PUT /api/keys` (or POST): publishes an RSA public key. At most `--max-keys` are stored
+/// (`507 key_quota`); a key is removed `--key-ttl` after its publication unless a live study
+/// names it.
 #[utoipa::path(put, path = "/api/keys", tag = "keys",
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
                  description = "SubjectPublicKeyInfo in DER, or PEM `-----BEGIN PUBLIC KEY-----`"),
     responses((status = 201, body = KeyPublished), (status = 200, body = KeyPublished, description = "already published"),
               (status = 400, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody),
-              (status = 507, body = crate::openapi::ErrorBody)))]
+              (status = 429, description = "`rate_limited` or `client_quota`", body = crate::openapi::ErrorBody),
+              (status = 507, description = "`quota_exceeded`, `storage_full`, or `key_quota`: --max-keys keys are stored", body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn publish(
     State(state): State<AppState>,
@@ -112,13 +115,30 @@ pub async fn publish(
 ) -> ApiResult<(StatusCode, Json<KeyPublished>)> {
     let body = super::read_body(&headers, body, state.settings.max_request_body as u64).await?;
     let checked = parse_public_key(&body)?;
+    let key = key_key(&checked.fingerprint)?;
+    let exists = match state.objects.store.head(&key).await {
+        Ok(_) => true,
+        Err(StoreError::NotFound) => false,
+        Err(e) => return Err(e.into()),
+    };
+    if !exists {
+        if state.key_count.load(std::sync::atomic::Ordering::Relaxed) >= state.settings.max_keys {
+            return Err(ApiError::KeyQuota);
+        }
+        super::shares::charge_client(&state, checked.der.len() as u64)?;
+    }
     let status = match state
         .objects
         .store
-        .create(&key_key(&checked.fingerprint)?, Bytes::from(checked.der))
+        .create(&key, Bytes::from(checked.der))
         .await
     {
-        Ok(()) => StatusCode::CREATED,
+        Ok(()) => {
+            state
+                .key_count
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            StatusCode::CREATED
+        }
         Err(StoreError::AlreadyExists) => StatusCode::OK,
         Err(e) => return Err(e.into()),
     };

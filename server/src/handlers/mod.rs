@@ -20,11 +20,27 @@ pub mod ops;
 pub mod shares;
 pub mod studies;
 
-/// Reads a whole body of at most `limit` bytes.
+/// Reads a whole body of at most `limit` bytes, at the pace the /api middleware set
+/// ([`crate::limits::PACE`]).
 ///
 /// # Errors
-/// [`ApiError::TooLarge`] past the limit, [`ApiError::BadRequest`] if the body breaks off.
+/// [`ApiError::TooLarge`] past the limit, [`ApiError::BadRequest`] if the body breaks off,
+/// [`ApiError::TooSlow`] if it arrives slower than the minimum rate.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> ApiResult<Bytes> {
+    read_body_held(headers, body, limit, None)
+        .await
+        .map(|(bytes, _)| bytes)
+}
+
+/// As [`read_body`]; with `memory`, each piece takes its size in bytes of that budget as it
+/// arrives (waiting while the budget is used up, within the same pace), and the returned
+/// permit holds it until dropped.
+async fn read_body_held(
+    headers: &HeaderMap,
+    body: Body,
+    limit: u64,
+    memory: Option<&std::sync::Arc<tokio::sync::Semaphore>>,
+) -> ApiResult<(Bytes, Option<tokio::sync::OwnedSemaphorePermit>)> {
     let too_large =
         || ApiError::TooLarge(format!("The request body is larger than {limit} bytes."));
     let declared = headers
@@ -34,17 +50,47 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: u64) -> ApiResult
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
+    let pace = crate::limits::PACE
+        .try_with(|p| *p)
+        .unwrap_or(crate::limits::Pace::NONE);
+    let start = tokio::time::Instant::now();
+    let mut held: Option<tokio::sync::OwnedSemaphorePermit> = None;
     let mut stream = body.into_data_stream();
-    let mut buf =
-        BytesMut::with_capacity(usize::try_from(declared.unwrap_or(0).min(limit)).unwrap_or(0));
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::BadRequest("the body was cut off".into()))?;
-        if (buf.len() + chunk.len()) as u64 > limit {
-            return Err(too_large());
-        }
+    let mut buf = BytesMut::new();
+    loop {
+        let deadline = pace.deadline(start.into_std(), buf.len() as u64);
+        let next = async {
+            let chunk = match stream.next().await {
+                None => return Ok(None),
+                Some(chunk) => {
+                    chunk.map_err(|_| ApiError::BadRequest("the body was cut off".into()))?
+                }
+            };
+            if (buf.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            if let Some(memory) = memory {
+                let permit = std::sync::Arc::clone(memory)
+                    .acquire_many_owned(u32::try_from(chunk.len()).unwrap_or(u32::MAX))
+                    .await
+                    .map_err(|_| ApiError::Internal("the upload memory budget is closed".into()))?;
+                match &mut held {
+                    Some(h) => h.merge(permit),
+                    None => held = Some(permit),
+                }
+            }
+            Ok(Some(chunk))
+        };
+        let chunk = match deadline {
+            None => next.await?,
+            Some(at) => tokio::time::timeout_at(at.into(), next)
+                .await
+                .map_err(|_| ApiError::TooSlow)??,
+        };
+        let Some(chunk) = chunk else { break };
         buf.extend_from_slice(&chunk);
     }
-    Ok(buf.freeze())
+    Ok((buf.freeze(), held))
 }
 
 /// Reads a JSON body of at most `limit` bytes.
@@ -208,15 +254,11 @@ pub async fn upload_part(
     if index >= meta.part_count() {
         return Err(ApiError::BadIndex);
     }
-    // The body is held in memory until it is stored: take its share of the upload memory
-    // budget first, so concurrent uploads wait instead of growing the server's memory.
-    let kib = meta.part_len(index).div_ceil(1024).max(1);
-    let _budget = state
-        .part_memory
-        .acquire_many(u32::try_from(kib).unwrap_or(u32::MAX))
-        .await
-        .map_err(|_| ApiError::Internal("the upload memory budget is closed".into()))?;
-    let data = read_body(headers, body, meta.part_size).await?;
+    // The body is held in memory until it is stored: each piece takes its size of the upload
+    // memory budget as it arrives, so slow bodies hold only what they sent and concurrent
+    // uploads wait instead of growing the server's memory.
+    let (data, _budget) =
+        read_body_held(headers, body, meta.part_size, Some(&state.part_memory)).await?;
     if loaded.complete {
         // Checked after reading so a client's retried part of a finished upload gets a clear
         // answer, and nothing is written.
@@ -284,72 +326,121 @@ pub async fn upload_complete(
     Ok(Completed { id: obj.id.clone() })
 }
 
-/// Streams a complete object, admitting the download against its limit. A request that
-/// starts at byte 0 (no `Range`, or a range from 0) is a download and counts once; a range
-/// starting later resumes a download and does not count. HEAD never counts.
+/// The request and response header of resume tokens.
+pub const RESUME_HEADER: &str = "medseal-resume-token";
+/// The response header with the resume token's expiry, Unix seconds.
+pub const RESUME_EXPIRES_HEADER: &str = "medseal-resume-expires";
+
+/// Streams a complete object, admitting the download against its limit. Every GET that can
+/// carry content counts once, whatever its `Range` (from byte 0, later, a suffix or several
+/// ranges), unless it presents a valid `MedSeal-Resume-Token`: that token is handed out by
+/// each counted download of a limited object and resumes it within its life and one copy's
+/// worth of bytes. HEAD never counts and sends no content.
 ///
 /// # Errors
-/// Not found, gone, range and storage errors.
+/// Not found, gone, range, resume token and storage errors.
 pub async fn download(
     state: &AppState,
     obj: &Object,
     method: &Method,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let loaded = state.objects.load(obj).await?;
-    if !loaded.complete {
-        return Err(ApiError::NotFound);
-    }
-    let meta = loaded.meta;
-    let range = parse_range(headers, meta.size)?;
-    let counts = *method != Method::HEAD && range.as_ref().is_none_or(|r| r.start == 0);
-    // The lease is taken before admission so that a purge never starts under this stream.
-    let lease = state.objects.lease(obj);
-    if counts && meta.max_downloads > 0 {
-        match state.objects.admit(obj, meta.max_downloads).await? {
-            None => {
-                // Streams admitted earlier may still be running: purge only after them.
-                state.objects.write_tomb(obj, GoneReason::UsedUp).await?;
-                lease.purge_when_done();
-                return Err(ApiError::Gone(GoneReason::UsedUp));
+    let is_head = *method == Method::HEAD;
+    let resume = match headers.get(RESUME_HEADER) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| ApiError::BadResume)?.trim()),
+    };
+    let (meta, used_up) = match resume {
+        Some(_) => state.objects.load_resumable(obj).await?,
+        None => {
+            let loaded = state.objects.load(obj).await?;
+            if !loaded.complete {
+                return Err(ApiError::NotFound);
             }
-            Some(true) => {
-                state.objects.write_tomb(obj, GoneReason::UsedUp).await?;
-                lease.purge_when_done();
-            }
-            Some(false) => {}
+            (loaded.meta, false)
         }
-    }
-    if counts {
-        Metrics::inc(&state.metrics.downloads);
-    }
+    };
+    let range = parse_range(headers, meta.size)?;
     let served = range.clone().unwrap_or(0..meta.size);
     let length = served.end - served.start;
-    let metrics = std::sync::Arc::clone(&state.metrics);
-    let stream = state
-        .objects
-        .stream(obj, &meta, served.clone())
-        .map(move |chunk| {
-            let _ = &lease;
-            match chunk {
-                Ok(bytes) => {
-                    metrics
-                        .bytes_out
-                        .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    Ok(bytes)
+    // The lease is taken before admission so that a purge never starts under this stream.
+    let lease = state.objects.lease(obj);
+    let mut issued: Option<(String, u64)> = None;
+    let mut resumed: Option<(String, u32)> = None;
+    let mut keep_until = 0;
+    if is_head {
+        // No content, so nothing to count.
+    } else if let (Some(token), true) = (resume, meta.max_downloads > 0) {
+        let (hash, n, expires) = state.objects.claim_resume(obj, token, length).await?;
+        resumed = Some((hash, n));
+        keep_until = expires;
+        if used_up && served.end == meta.size {
+            // Sent whole, the last piece needs no further resume; cut off, `keep_until` holds.
+            lease.purge_when_done();
+        }
+    } else {
+        if meta.max_downloads > 0 {
+            match state.objects.admit(obj, meta.max_downloads).await? {
+                None => {
+                    // Streams admitted earlier may still be running: purge only after them.
+                    state.objects.write_tomb(obj, GoneReason::UsedUp).await?;
+                    lease.purge_when_done();
+                    return Err(ApiError::Gone(GoneReason::UsedUp));
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "download stream failed");
-                    Err(std::io::Error::other("storage failed during download"))
+                Some(true) => {
+                    state.objects.write_tomb(obj, GoneReason::UsedUp).await?;
+                    lease.purge_when_done();
                 }
+                Some(false) => {}
             }
-        });
+            let grant = state
+                .objects
+                .issue_resume(obj, &meta, state.settings.resume_ttl)
+                .await?;
+            keep_until = grant.1;
+            issued = Some(grant);
+        }
+        Metrics::inc(&state.metrics.downloads);
+    }
     let status = if range.is_some() {
         StatusCode::PARTIAL_CONTENT
     } else {
         StatusCode::OK
     };
-    let mut response = (status, Body::from_stream(stream)).into_response();
+    let body = if is_head {
+        drop(lease);
+        Body::empty()
+    } else {
+        let mut guard = StreamGuard {
+            lease,
+            objects: state.objects.clone(),
+            obj: obj.clone(),
+            sent: 0,
+            total: length,
+            keep_until,
+            resumed,
+        };
+        let metrics = std::sync::Arc::clone(&state.metrics);
+        let stream =
+            state
+                .objects
+                .stream(obj, &meta, served.clone())
+                .map(move |chunk| match chunk {
+                    Ok(bytes) => {
+                        guard.sent += bytes.len() as u64;
+                        metrics
+                            .bytes_out
+                            .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        Ok(bytes)
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "download stream failed");
+                        Err(std::io::Error::other("storage failed during download"))
+                    }
+                });
+        Body::from_stream(stream)
+    };
+    let mut response = (status, body).into_response();
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -370,5 +461,41 @@ pub async fn download(
             h.insert(header::CONTENT_RANGE, v);
         }
     }
+    if let Some((token, expires)) = issued {
+        if let Ok(v) = HeaderValue::from_str(&token) {
+            h.insert(RESUME_HEADER, v);
+        }
+        h.insert(RESUME_EXPIRES_HEADER, HeaderValue::from(expires));
+    }
     Ok(response)
+}
+
+/// Lives as long as a download stream: keeps the object's data while a cut-off stream may be
+/// resumed, and records the bytes a resumed request sent.
+struct StreamGuard {
+    lease: crate::objects::Lease,
+    objects: Objects,
+    obj: Object,
+    sent: u64,
+    total: u64,
+    keep_until: u64,
+    resumed: Option<(String, u32)>,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if self.sent < self.total {
+            self.lease.keep_until(self.keep_until);
+        }
+        if let Some((hash, n)) = self.resumed.take() {
+            let (objects, obj, sent) = (self.objects.clone(), self.obj.clone(), self.sent);
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    if let Err(e) = objects.resume_sent(&obj, &hash, n, sent).await {
+                        tracing::warn!(error = %e, "recording a resumed download failed");
+                    }
+                });
+            }
+        }
+    }
 }

@@ -59,14 +59,25 @@ pub(crate) fn check_new_upload(state: &AppState, size: u64) -> ApiResult<()> {
     if used.saturating_add(size) > s.quota {
         return Err(ApiError::QuotaExceeded);
     }
-    Ok(())
+    charge_client(state, size)
+}
+
+/// Charges `bytes` to the current request's client address (`--client-quota`), so that one
+/// address cannot fill the global quota.
+pub(crate) fn charge_client(state: &AppState, bytes: u64) -> ApiResult<()> {
+    match crate::limits::current_client() {
+        Some(client) => state.budgets.charge(client, bytes),
+        None => Ok(()),
+    }
 }
 
 /// `POST /api/shares`.
 #[utoipa::path(post, path = "/api/shares", tag = "shares",
     request_body = CreateShare,
     responses((status = 201, body = ShareCreated),
-              (status = 400, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
+              (status = 400, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody),
+              (status = 429, description = "`rate_limited`, or `client_quota`: this address announced more than --client-quota bytes in the window (Retry-After)", body = crate::openapi::ErrorBody),
+              (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn create(
     State(state): State<AppState>,
@@ -127,7 +138,10 @@ pub async fn create(
     security(("bearer" = [])),
     responses((status = 200, body = PartStored),
               (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
-              (status = 409, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
+              (status = 408, description = "`too_slow`: the body arrived slower than --min-body-rate", body = crate::openapi::ErrorBody),
+              (status = 409, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody),
+              (status = 429, description = "`rate_limited`, or `too_many_parts`: --max-parts-per-client part uploads in flight (Retry-After)", body = crate::openapi::ErrorBody),
+              (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn put_part(
     State(state): State<AppState>,
@@ -176,10 +190,17 @@ pub async fn complete(
 
 /// `GET /api/shares/{id}`: the ciphertext, streamed, with Range support.
 #[utoipa::path(get, path = "/api/shares/{id}", tag = "shares",
-    params(("id" = String, Path), ("Range" = Option<String>, Header)),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
-              (status = 206, content_type = "application/octet-stream", body = Vec<u8>),
-              (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
+    params(("id" = String, Path), ("Range" = Option<String>, Header),
+           ("MedSeal-Resume-Token" = Option<String>, Header, description = "resumes a counted download: the token its answer carried")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>,
+               headers(("MedSeal-Resume-Token" = String, description = "on a counted download: resumes it (see API.md)"),
+                       ("MedSeal-Resume-Expires" = u64, description = "when that token expires, Unix seconds"))),
+              (status = 206, content_type = "application/octet-stream", body = Vec<u8>,
+               headers(("MedSeal-Resume-Token" = String, description = "on a counted download: resumes it (see API.md)"),
+                       ("MedSeal-Resume-Expires" = u64, description = "when that token expires, Unix seconds"))),
+              (status = 400, body = crate::openapi::ErrorBody),
+              (status = 403, description = "`bad_resume_token`: unknown, expired or spent", body = crate::openapi::ErrorBody),
+              (status = 404, body = crate::openapi::ErrorBody),
               (status = 410, body = crate::openapi::ErrorBody), (status = 416, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn download(

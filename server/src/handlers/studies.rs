@@ -284,7 +284,9 @@ pub async fn fetch(
     params(("sid" = String, Path)), request_body = CreateContribution,
     responses((status = 201, body = ContributionCreated),
               (status = 400, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody),
-              (status = 413, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
+              (status = 413, body = crate::openapi::ErrorBody),
+              (status = 429, description = "`rate_limited`, or `client_quota`: this address announced more than --client-quota bytes in the window (Retry-After)", body = crate::openapi::ErrorBody),
+              (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn contribute(
     State(state): State<AppState>,
@@ -335,7 +337,10 @@ pub async fn contribute(
     security(("bearer" = [])),
     responses((status = 200, body = PartStored),
               (status = 400, body = crate::openapi::ErrorBody), (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
-              (status = 409, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
+              (status = 408, description = "`too_slow`: the body arrived slower than --min-body-rate", body = crate::openapi::ErrorBody),
+              (status = 409, body = crate::openapi::ErrorBody), (status = 410, body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody),
+              (status = 429, description = "`rate_limited`, or `too_many_parts`: --max-parts-per-client part uploads in flight (Retry-After)", body = crate::openapi::ErrorBody),
+              (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn put_part(
     State(state): State<AppState>,
@@ -383,12 +388,14 @@ pub async fn complete(
 }
 
 /// `DELETE /api/studies/{sid}/contributions/{cid}` with the withdraw token, while the study is
-/// open; after its `closes_at`, `409 study_closed` and the contribution stays.
+/// open (after its `closes_at`, `409 study_closed` and the contribution stays); or with the
+/// study's admin token, at any time while the study exists (the researcher removes, say, a
+/// contribution that cannot be decrypted).
 #[utoipa::path(delete, path = "/api/studies/{sid}/contributions/{cid}", tag = "studies",
     params(("sid" = String, Path), ("cid" = String, Path)), security(("bearer" = [])),
-    responses((status = 204),
+    responses((status = 204, description = "deleted (withdraw token while open, or admin token)"),
               (status = 401, body = crate::openapi::ErrorBody), (status = 403, body = crate::openapi::ErrorBody), (status = 404, body = crate::openapi::ErrorBody),
-              (status = 409, description = "`study_closed`: the study has closed; the contribution is kept", body = crate::openapi::ErrorBody),
+              (status = 409, description = "`study_closed`: the study has closed; the contribution is kept (withdraw token only)", body = crate::openapi::ErrorBody),
               (status = 410, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn withdraw(
@@ -397,12 +404,16 @@ pub async fn withdraw(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let obj = Object::contribution(&sid, &cid)?;
-    super::bearer(&headers)?;
+    let token = super::bearer(&headers)?;
     let loaded = state.objects.load(&obj).await?;
+    let study_meta = load_study(&state, &Object::study(&sid)?).await?;
+    if crate::objects::token_matches(token, &study_meta.admin_token_sha256) {
+        state.objects.bury(&obj, GoneReason::Withdrawn).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     super::check_token(&headers, &loaded.meta.owner_token_sha256)?;
     // Once a study has closed the researcher may have downloaded its bundle: a withdrawal
     // could no longer take the data back, so the server refuses it rather than pretend.
-    let study_meta = load_study(&state, &Object::study(&sid)?).await?;
     if now() >= study_meta.closes_at {
         return Err(ApiError::StudyClosed);
     }

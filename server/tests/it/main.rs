@@ -9,12 +9,15 @@
 //! - `full_disk`: ENOSPC on a real 1 MiB tmpfs (needs root or CAP_SYS_ADMIN; fails, not
 //!   skips, without) and on every write path through a failing store;
 //! - `crash`: SIGKILL during uploads, then restart;
+//! - `hardening`: download counting and resume tokens, slow and greedy clients, key quota,
+//!   admin deletion, HSTS (issue 13);
 //! - `load`: many concurrent uploads and downloads (MEDSEAL_LOAD_MB sets the size).
 
 mod crash;
 mod errors;
 mod full_disk;
 mod handlers;
+mod hardening;
 mod http;
 mod load;
 mod openapi;

@@ -395,10 +395,17 @@ async fn withdrawing_after_the_study_closed_is_refused_and_keeps_the_contributio
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let url = format!("/api/studies/{sid}/contributions/{kept}");
-    // A wrong token is still a wrong token; the right one meets the closed study.
-    app.call("DELETE", &url, &[("authorization", &admin)], Body::empty())
-        .await
-        .expect_err(403, "bad_token");
+    // A wrong token is still a wrong token; the right one meets the closed study. (This used
+    // the admin token as the wrong one; the admin token now deletes, see
+    // `the_researcher_deletes_any_contribution_with_the_admin_token`.)
+    app.call(
+        "DELETE",
+        &url,
+        &[("authorization", "Bearer not-a-token")],
+        Body::empty(),
+    )
+    .await
+    .expect_err(403, "bad_token");
     let bearer = format!("Bearer {kept_token}");
     let r = app
         .call("DELETE", &url, &[("authorization", &bearer)], Body::empty())
@@ -501,4 +508,63 @@ async fn a_closing_date_beyond_the_maximum_expiry_is_refused() {
         medseal_server::handlers::studies::latest_close(86_400 * 3 + 5, 86_400),
         86_400 * 5 - 1
     );
+}
+
+/// The researcher deletes any contribution of their study with the admin token (a garbage
+/// upload must not stay in every export), also after the study closed; the admin token of
+/// another study cannot, and the withdraw token keeps its rules.
+#[tokio::test]
+async fn the_researcher_deletes_any_contribution_with_the_admin_token() {
+    let app = TestApp::new();
+    let base = crate::support::serve(app.state.clone()).await;
+    let client = reqwest::Client::new();
+    let fp = publish(&app).await;
+    let closes_at = unix_now() + 3;
+    let r = post_study(&app, &fp, closes_at).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let sid = r.json()["id"].as_str().unwrap().to_owned();
+    let admin = r.json()["admin_token"].as_str().unwrap().to_owned();
+    let r = post_study(&app, &fp, closes_at + 86_400).await;
+    let other_admin = r.json()["admin_token"].as_str().unwrap().to_owned();
+    let (garbage, _) = contribute(&app, &sid, b"junk!").await;
+    let (late, _) = contribute(&app, &sid, &data(500, 2)).await;
+    let (kept, _) = contribute(&app, &sid, &data(700, 3)).await;
+    let delete = |cid: String, token: String| {
+        let (client, base, sid) = (client.clone(), base.clone(), sid.clone());
+        async move {
+            client
+                .delete(format!("{base}/api/studies/{sid}/contributions/{cid}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = delete(garbage.clone(), other_admin).await;
+    assert_eq!(r.status(), 403, "another study's admin token cannot delete");
+    let r = delete(garbage.clone(), admin.clone()).await;
+    assert_eq!(r.status(), 204);
+    let r = delete(garbage.clone(), admin.clone()).await;
+    assert_eq!(r.status(), 410, "deleted once");
+    while unix_now() < closes_at {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // After closing too.
+    assert_eq!(delete(late.clone(), admin.clone()).await.status(), 204);
+    let listed: Value = client
+        .get(format!("{base}/api/studies/{sid}/contributions"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![kept.as_str()]);
 }

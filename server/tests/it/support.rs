@@ -254,15 +254,18 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Serves an app on 127.0.0.1:0 in this process; returns its base URL.
+/// Serves an app on 127.0.0.1:0 in this process, through the server's own connection loop
+/// (header timeout included); returns its base URL.
 pub async fn serve(state: AppState) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let timeout = std::time::Duration::from_secs(state.settings.header_timeout);
+    let router = app(state);
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ =
+            medseal_server::limits::serve(listener, router, timeout, std::future::pending()).await;
     });
     format!("http://{addr}")
 }
