@@ -427,6 +427,9 @@ pub async fn download(
                 .stream(obj, &meta, served.clone())
                 .map(move |chunk| match chunk {
                     Ok(bytes) => {
+                        // Through a reference to the whole guard, so the closure owns it (a
+                        // field alone would be captured as a copy and the guard dropped at once).
+                        let guard: &mut StreamGuard = &mut guard;
                         guard.sent += bytes.len() as u64;
                         metrics
                             .bytes_out

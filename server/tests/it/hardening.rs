@@ -326,7 +326,7 @@ async fn one_address_cannot_fill_the_quota() {
     let r = create(client.clone(), 4_000).await;
     assert!(r.headers().get("retry-after").is_some());
     assert_eq!(status_and_code(r).await, (429, "client_quota".into()));
-    // Contributions draw on the same budget.
+    // Another address has its own budget.
     let other = reqwest::Client::builder()
         .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
         .build()
