@@ -350,7 +350,7 @@ pub async fn download(
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| ApiError::BadResume)?.trim()),
     };
-    let (meta, used_up) = match resume {
+    let (meta, _used_up) = match resume {
         Some(_) => state.objects.load_resumable(obj).await?,
         None => {
             let loaded = state.objects.load(obj).await?;
@@ -373,11 +373,8 @@ pub async fn download(
     } else if let (Some(token), true) = (resume, meta.max_downloads > 0) {
         let (hash, n, expires) = state.objects.claim_resume(obj, token, length).await?;
         resumed = Some((hash, n));
+        // A used-up object's data goes when the counted download's token expires.
         keep_until = expires;
-        if used_up && served.end == meta.size {
-            // Sent whole, the last piece needs no further resume; cut off, `keep_until` holds.
-            lease.purge_when_done();
-        }
     } else {
         if meta.max_downloads > 0 {
             match state.objects.admit(obj, meta.max_downloads).await? {
@@ -416,7 +413,12 @@ pub async fn download(
             objects: state.objects.clone(),
             obj: obj.clone(),
             sent: 0,
-            total: length,
+            // Only the whole object, sent whole, needs no resume.
+            total: if served.start == 0 && served.end == meta.size {
+                length
+            } else {
+                u64::MAX
+            },
             keep_until,
             resumed,
         };

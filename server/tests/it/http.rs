@@ -82,7 +82,11 @@ fn help_documents_flags() {
 #[tokio::test]
 async fn part_uploads_wait_for_the_upload_memory_budget() {
     // A budget of one byte still admits one whole part (1 KiB in the test settings).
-    let app = TestApp::with(|s| s.upload_memory = 1);
+    // Sixteen part uploads at once from one address: above the default per-address cap.
+    let app = TestApp::with(|s| {
+        s.upload_memory = 1;
+        s.max_parts_per_client = 64;
+    });
     let base = serve(app.state.clone()).await;
     let client = reqwest::Client::new();
     let budget = app.state.part_memory.available_permits();

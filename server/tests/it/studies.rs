@@ -174,9 +174,16 @@ async fn studies_contributions_and_bundle() {
         withdraw.push(c["withdraw_token"].as_str().unwrap().to_owned());
     }
     let c1 = format!("/api/studies/{sid}/contributions/{}", ids[1]);
-    app.call("DELETE", &c1, &[("authorization", &admin)], Body::empty())
-        .await
-        .expect_err(403, "bad_token");
+    // Another contribution's withdraw token is a wrong token. (This used the admin token as the
+    // wrong one; the admin token now deletes any contribution of its study.)
+    app.call(
+        "DELETE",
+        &c1,
+        &[("authorization", &format!("Bearer {}", withdraw[0]))],
+        Body::empty(),
+    )
+    .await
+    .expect_err(403, "bad_token");
     let r = app
         .call(
             "DELETE",
