@@ -255,6 +255,9 @@ pub struct Loaded {
     pub complete: bool,
 }
 
+/// Streams running, whether to purge after the last, and until when to keep the data.
+pub type LeaseEntry = (usize, bool, u64);
+
 /// Storage operations on objects.
 #[derive(Clone)]
 pub struct Objects {
@@ -267,7 +270,7 @@ pub struct Objects {
     /// purged once they have all ended (its last allowed download was admitted).
     /// The third value is the time until which a cut-off stream may still be resumed, so its
     /// data must be kept.
-    pub leases: Arc<std::sync::Mutex<std::collections::HashMap<Key, (usize, bool, u64)>>>,
+    pub leases: Arc<std::sync::Mutex<std::collections::HashMap<Key, LeaseEntry>>>,
     /// Seconds to wait after the last local stream before purging a used-up object, so that
     /// downloads still streaming through other replicas can finish.
     pub purge_delay: u64,
