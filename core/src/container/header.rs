@@ -60,21 +60,27 @@ impl Argon2Params {
         t_cost: 2,
         p_cost: 1,
     };
-    /// The most memory a reader will spend: 256 MiB.
-    pub const MAX_M_COST: u32 = 256 * 1024;
+    /// The most memory a reader will spend: 64 MiB (writers use 19 MiB; the stored-key
+    /// default is 46 MiB).
+    pub const MAX_M_COST: u32 = 64 * 1024;
     /// The most passes a reader will run.
-    pub const MAX_T_COST: u32 = 16;
+    pub const MAX_T_COST: u32 = 4;
     /// The most lanes a reader will accept.
-    pub const MAX_P_COST: u32 = 16;
+    pub const MAX_P_COST: u32 = 4;
+    /// The most work (memory in KiB times passes) a reader will do: 128 MiB-passes, under
+    /// seven times what MedSeal writes, so a crafted header cannot make a reader's browser
+    /// spend gigabytes of Argon2id work before its MAC is checked.
+    pub const MAX_WORK: u64 = 128 * 1024;
 
-    /// True if a reader accepts these parameters (FORMAT.md: within Argon2's own minimums and
-    /// MedSeal's maximums).
+    /// True if a reader accepts these parameters (FORMAT.md section 6.1: within Argon2's own
+    /// minimums and MedSeal's ceiling). Checked when the header is parsed, before any Argon2id.
     #[must_use]
     pub fn acceptable(&self) -> bool {
         (1..=Self::MAX_P_COST).contains(&self.p_cost)
             && (1..=Self::MAX_T_COST).contains(&self.t_cost)
             && self.m_cost >= 8 * self.p_cost
             && self.m_cost <= Self::MAX_M_COST
+            && u64::from(self.m_cost) * u64::from(self.t_cost) <= Self::MAX_WORK
     }
 }
 

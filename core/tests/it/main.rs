@@ -1,6 +1,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! The one integration test binary of medseal-core (matklad, "Delete Cargo Integration Tests").
 
+mod argon2_ceiling;
 mod common;
 mod frozen;
 mod pki;
