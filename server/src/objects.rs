@@ -286,28 +286,24 @@ pub struct Lease {
 impl Lease {
     /// Marks the object for purging once every local stream has ended.
     pub fn purge_when_done(&self) {
-        let mut leases = self
-            .objects
-            .leases
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(entry) = leases.get_mut(&self.obj.prefix) {
-            entry.1 = true;
-        }
+        self.with_entry(|entry| entry.1 = true);
     }
-}
 
-impl Lease {
     /// Keeps the object's data until `until` (Unix seconds) even once it is used up: a stream
     /// was cut off and may be resumed with its token.
     pub fn keep_until(&self, until: u64) {
+        self.with_entry(|entry| entry.2 = entry.2.max(until));
+    }
+
+    /// Runs `f` on this object's lease entry, if it is still there.
+    fn with_entry(&self, f: impl FnOnce(&mut LeaseEntry)) {
         let mut leases = self
             .objects
             .leases
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(entry) = leases.get_mut(&self.obj.prefix) {
-            entry.2 = entry.2.max(until);
+            f(entry);
         }
     }
 }
