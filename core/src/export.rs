@@ -220,8 +220,39 @@ fn patient_of(r: &Value) -> String {
     reference_id(r.get("subject").or_else(|| r.get("patient")))
 }
 
+/// True for a plain decimal number (`-5.4`, `+12`, `7`), which a spreadsheet reads as that
+/// number and never as a formula.
+fn is_plain_number(field: &str) -> bool {
+    let digits = field.strip_prefix(['-', '+']).unwrap_or(field);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// True if `name` may stand in an entry name as a FHIR resource type: the shape of every FHIR
+/// resource type name, `^[A-Z][A-Za-z]{0,63}$`.
+#[must_use]
+pub fn is_resource_type_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b'A'..=b'Z'))
+        && name.len() <= 64
+        && bytes.all(|b| b.is_ascii_alphabetic())
+}
+
+/// Where resources whose `resourceType` is not a resource type name go.
+pub const ODD_TYPES_ENTRY: &str = "other/unknown-resource-type.ndjson";
+
+/// One CSV cell (RFC 4180 quoting). A cell that a spreadsheet program would read as a formula
+/// (it begins with `=`, `+`, `-`, `@`, a tab or a carriage return; OWASP "CSV Injection") gets
+/// a leading single quote and is always quoted, so it shows as text; plain decimal numbers
+/// such as `-5.4` are kept as they are (FORMAT.md, exports).
 fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
+    let formula = field.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(field);
+    if formula {
+        format!("\"'{}\"", field.replace('"', "\"\""))
+    } else if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {
         field.to_owned()
@@ -275,6 +306,7 @@ pub fn export(
     let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut all = Vec::new();
     let mut other_files = Vec::new();
+    let mut odd_types: Vec<String> = Vec::new();
     let mut patients = Table::new(&[
         "patient",
         "contribution",
@@ -348,6 +380,12 @@ pub fn export(
             for r in resources {
                 let rt = s(r.get("resourceType"));
                 let line = serde_json::to_string(&r).map_err(|_| ExportError::Encode)?;
+                if !is_resource_type_name(&rt) {
+                    // Not a resource type name (`fhir/../../x`, empty, a number): never part
+                    // of an entry name; kept apart under other/.
+                    odd_types.push(line);
+                    continue;
+                }
                 by_type.entry(rt.clone()).or_default().push(line);
                 let id = s(r.get("id"));
                 let patient = patient_of(&r);
@@ -516,6 +554,11 @@ pub fn export(
         csv_manifest
             .push(json!({ "url": name, "rows": table.rows.len(), "columns": table.header }));
     }
+    if !odd_types.is_empty() {
+        let mut body = odd_types.join("\n");
+        body.push('\n');
+        other_files.push((ODD_TYPES_ENTRY.to_owned(), body.into_bytes()));
+    }
     for (name, data) in &other_files {
         zip.add(name, data)?;
     }
@@ -681,5 +724,94 @@ mod tests {
         assert_eq!(manifest["transactionTime"], "1971-01-01T00:00:00Z");
         assert_eq!(manifest["output"][0]["type"], "Condition");
         assert_eq!(e.report.under_k.len(), 1);
+    }
+
+    fn one_file(bundle: &Value) -> Contribution {
+        Contribution {
+            id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+            created_at: 1,
+            files: vec![(
+                FileMeta {
+                    name: "r.json".into(),
+                    ..FileMeta::default()
+                },
+                serde_json::to_vec(bundle).expect("json"),
+            )],
+        }
+    }
+
+    #[test]
+    fn csv_cells_that_spreadsheets_read_as_formulas_are_neutralised() {
+        for (cell, want) in [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+cmd|' /C calc'!A0", "\"'+cmd|' /C calc'!A0\""),
+            ("-2+3+cmd", "\"'-2+3+cmd\""),
+            ("@SUM(A1)", "\"'@SUM(A1)\""),
+            ("\t=1", "\"'\t=1\""),
+            ("\r=1", "\"'\r=1\""),
+            ("-5.4", "-5.4"),
+            ("+12", "+12"),
+            ("a,b", "\"a,b\""),
+            ("plain", "plain"),
+            ("x=1", "x=1"),
+        ] {
+            assert_eq!(csv_field(cell), want, "{cell:?}");
+        }
+        // In a real table: a condition's display that is a formula.
+        let bundle = json!({"resourceType":"Bundle","entry":[
+            {"resource": {"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},
+              "code":{"coding":[{"system":"s","code":"1","display":"=1+1"}]}}}]});
+        let e = export(&[one_file(&bundle)], None, 5, 0).expect("export");
+        let files: BTreeMap<String, Vec<u8>> = crate::archive::read_stored(&e.zip)
+            .expect("zip")
+            .into_iter()
+            .collect();
+        let csv = String::from_utf8(files["csv/conditions.csv"].clone()).expect("utf8");
+        assert!(csv.contains("p1,c1,s,1,\"'=1+1\""), "{csv}");
+    }
+
+    #[test]
+    fn entry_names_use_only_resource_type_names() {
+        assert!(is_resource_type_name("Patient"));
+        assert!(is_resource_type_name("MedicationRequest"));
+        for bad in [
+            "",
+            "patient",
+            "fhir/../../x",
+            "../x",
+            "Pa tient",
+            "P1",
+            &"A".repeat(65),
+        ] {
+            assert!(!is_resource_type_name(bad), "{bad:?}");
+        }
+        let bundle = json!({"resourceType":"Bundle","entry":[
+            {"resource": patient("p1","1970","female","980")},
+            {"resource": {"resourceType":"fhir/../../x","id":"evil"}},
+            {"resource": {"resourceType":"../../../etc/passwd","id":"evil2"}}]});
+        let e = export(&[one_file(&bundle)], None, 5, 0).expect("export");
+        let files = crate::archive::read_stored(&e.zip).expect("zip");
+        for (name, _) in &files {
+            assert!(
+                !name.contains("..") && !name.starts_with('/'),
+                "entry {name:?} can climb out"
+            );
+            if let Some(rest) = name.strip_prefix("fhir/") {
+                let rt = rest.strip_suffix(".ndjson").expect("ndjson");
+                assert!(is_resource_type_name(rt), "{name}");
+            }
+        }
+        let odd = &files
+            .iter()
+            .find(|(n, _)| n == ODD_TYPES_ENTRY)
+            .expect("the odd resources are kept apart")
+            .1;
+        let odd = String::from_utf8_lossy(odd);
+        assert_eq!(odd.lines().count(), 2);
+        assert!(odd.contains("evil2"));
+        assert!(files.iter().any(|(n, _)| n == "fhir/Patient.ndjson"));
     }
 }
