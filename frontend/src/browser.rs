@@ -54,6 +54,31 @@ pub fn object_url(bytes: &[u8], media_type: &str) -> Result<String, String> {
         .map_err(|_| "the browser could not offer the file".to_owned())
 }
 
+/// An object URL for decrypted bytes, typed only by their magic bytes (PDF, PNG, JPEG, GIF,
+/// WebP) and otherwise `application/octet-stream`, never by what the sender claimed: an HTML
+/// or SVG file must not render as a page of this origin.
+pub fn decrypted_view_url(bytes: &[u8]) -> Result<String, String> {
+    object_url(bytes, medseal_core::container::safe_blob_type(bytes))
+}
+
+/// An `application/octet-stream` object URL of a Blob's bytes (no copy), for "Download
+/// original": opened in a tab, the browser downloads it instead of rendering it.
+pub fn download_url_of(blob: &web_sys::Blob) -> Result<String, String> {
+    let octet = blob
+        .slice_with_f64_and_f64_and_content_type(0.0, blob.size(), "application/octet-stream")
+        .map_err(|_| "the browser could not hold the file".to_owned())?;
+    web_sys::Url::create_object_url_with_blob(&octet)
+        .map_err(|_| "the browser could not offer the file".to_owned())
+}
+
+/// Lets go of an object URL made by this page (keys and decrypted files are not left
+/// reachable once their view is gone).
+pub fn revoke_url(url: &str) {
+    if url.starts_with("blob:") {
+        let _ = web_sys::Url::revoke_object_url(url);
+    }
+}
+
 /// Copies text to the clipboard; resolves once done.
 pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
     let clipboard = window().navigator().clipboard();

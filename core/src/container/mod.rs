@@ -44,7 +44,10 @@ pub use keys::{
     BadLinkKey, FileKey, HeaderKey, LABEL_HEADER, LABEL_LINK, LABEL_LINK_CHECK, LABEL_PASSWORD,
     LABEL_PAYLOAD, LABEL_RSA_OAEP, LinkKey, Password, PayloadKey,
 };
-pub use meta::{FileMeta, MAX_META_LEN, padme};
+pub use meta::{
+    FileMeta, MAX_META_LEN, NEUTRAL_EXTENSIONS, inline_media_type, neutral_name, padme,
+    safe_blob_type,
+};
 pub use recipient::{Identity, Recipient, UnlockError, WrapError};
 pub use stream::{
     AesGcmChunk, CHUNK_CT_SIZE, CHUNK_SIZE, ChunkAuthError, ChunkCipher, EncryptError, Encryptor,

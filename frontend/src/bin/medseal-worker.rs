@@ -16,7 +16,8 @@
 //!   stored and the upload completed; without: `{type: "sealed", fragment, sealed: Blob, size}`.
 //! - in: `{op: "open", id?: string, sealed?: Blob | Uint8Array, fragment, password, webcrypto?}`
 //!   (downloads `/api/shares/{id}` when `sealed` is absent)
-//!   out: `{type: "opened", files: [{name, type, masked, size, blob: Blob}]}`, or, when the
+//!   out: `{type: "opened", files: [{name, type, claimed, masked, size, blob: Blob}]}` (`type`
+//!   is the Blob's: proven by magic bytes or application/octet-stream; `claimed` the sender's), or, when the
 //!   record needs a password that was not given, `{type: "need_password", sealed?: Blob}` with
 //!   the downloaded ciphertext, so the page can ask for it without downloading again.
 //! - in: `{op: "mask", files: [{name, type, data}]}`
@@ -41,6 +42,7 @@ use mask_preview::{PREVIEW_CHANGES, set_preview};
 use medseal_core::container::{
     CHUNK_CT_SIZE, EncryptError, Encryptor, FileMeta, Header, Identity, LinkKey, Password,
     PayloadDecryptor, PayloadError, PlainChunk, Recipient, UnlockError, chunk_nonce,
+    safe_blob_type,
 };
 use medseal_core::mask::{MaskOptions, Policy, PseudonymKey, mask_bytes_preview};
 use medseal_core::pack::{PACK_MEDIA_TYPE, is_pack, pack, pack_meta, unpack};
@@ -914,7 +916,12 @@ async fn need_password(
 struct Output {
     sink: Option<Sink>,
     packed: Option<Zeroizing<Vec<u8>>>,
+    /// The first bytes of a single file's content, for the magic-byte check.
+    head: Vec<u8>,
 }
+
+/// How many first bytes decide the Blob's type (`safe_blob_type`).
+const HEAD_LEN: usize = 16;
 
 impl Output {
     fn add(
@@ -936,6 +943,10 @@ impl Output {
             packed.extend_from_slice(content);
         }
         if let Some(sink) = &mut self.sink {
+            if self.head.len() < HEAD_LEN {
+                let take = (HEAD_LEN - self.head.len()).min(content.len());
+                self.head.extend_from_slice(&content[..take]);
+            }
             sink.add_bytes(content);
             if sink.pending_len >= BLOB_BATCH {
                 let blob = new_blob(&sink.pending, "")?;
@@ -949,10 +960,14 @@ impl Output {
 
     fn finish(self, meta: FileMeta) -> Result<Array, Failure> {
         let list = Array::new();
+        // A Blob's type is never the sender's: it is the type its magic bytes prove (PDF, PNG,
+        // JPEG, GIF, WebP) or application/octet-stream, so that no decrypted file (HTML, SVG)
+        // can render as a page of this origin. The sender's type travels as `claimed`.
         let entry = |meta: &FileMeta, blob: &Blob| {
             let file = Object::new();
             set(&file, "name", &meta.name.clone().into());
-            set(&file, "type", &meta.media_type.clone().into());
+            set(&file, "type", &blob.type_().into());
+            set(&file, "claimed", &meta.media_type.clone().into());
             set(&file, "masked", &meta.masked.into());
             set(&file, "size", &blob.size().into());
             set(&file, "blob", blob);
@@ -969,7 +984,7 @@ impl Output {
                 for (meta, data) in files {
                     let blob = new_blob(
                         &Array::of1(&Uint8Array::from(data.as_slice())),
-                        &meta.media_type,
+                        safe_blob_type(&data),
                     )?;
                     list.push(&entry(&meta, &blob));
                 }
@@ -977,7 +992,7 @@ impl Output {
             }
             let blob = new_blob(
                 &Array::of1(&Uint8Array::from(packed.as_slice())),
-                &meta.media_type,
+                safe_blob_type(packed),
             )?;
             list.push(&entry(&meta, &blob));
             return Ok(list);
@@ -991,7 +1006,7 @@ impl Output {
                 parts.push(&piece);
             }
         }
-        let blob = new_blob(&parts, &meta.media_type)?;
+        let blob = new_blob(&parts, safe_blob_type(&self.head))?;
         list.push(&entry(&meta, &blob));
         Ok(list)
     }

@@ -23,8 +23,14 @@ pub struct OpenedFile {
     /// Its bytes, when small enough to show here (empty for larger files, which are offered
     /// only as a download).
     pub data: Rc<Vec<u8>>,
-    /// An object URL of the bytes, for download and inline display.
+    /// An object URL of the bytes for inline display, typed by their magic bytes alone
+    /// (`view_type`), never by the sender's media type.
     pub url: String,
+    /// The type of `url`'s Blob: `application/pdf`, `image/png`, `image/jpeg`, `image/gif`,
+    /// `image/webp` when the magic bytes prove it, otherwise `application/octet-stream`.
+    pub view_type: String,
+    /// An `application/octet-stream` object URL of the same bytes, for "Download original".
+    pub download_url: String,
 }
 
 #[derive(Properties, PartialEq)]
@@ -44,13 +50,14 @@ pub fn record_view(props: &Props) -> Html {
     let name = file.name.to_ascii_lowercase();
     let body = if file.data.len() as u64 != file.size {
         html! { <p data-testid="too-large">{ format!("This file is too large to show here ({}). Use “Download original” to open it.", human_size(file.size)) }</p> }
-    } else if media == "application/pdf" || name.ends_with(".pdf") {
+    } else if file.view_type == "application/pdf" {
+        // Only a file whose bytes are a PDF goes into the viewer, whatever its name says.
         html! {
             <object class="pdf" data={file.url.clone()} type="application/pdf" aria-label={format!("PDF document {}", file.name)}>
                 <p>{ "This browser cannot show PDFs inline. Use “Download original”." }</p>
             </object>
         }
-    } else if media.starts_with("image/") {
+    } else if file.view_type.starts_with("image/") {
         html! { <img class="inline-image" src={file.url.clone()} alt={format!("Image {}", file.name)} /> }
     } else if looks_like_fhir(&file.data) {
         match read_fhir(&file.data, &today()) {
@@ -60,7 +67,10 @@ pub fn record_view(props: &Props) -> Html {
     } else if media.contains("csv") || name.ends_with(".csv") {
         csv_view(&file.data)
     } else if std::str::from_utf8(&file.data).is_ok()
-        && (media.starts_with("text/") || media.contains("json") || media.is_empty())
+        && (media.starts_with("text/")
+            || media.contains("json")
+            || media.contains("xml")
+            || media.is_empty())
     {
         text_view(&file.data, None)
     } else {
@@ -71,12 +81,43 @@ pub fn record_view(props: &Props) -> Html {
             <div class="file-head">
                 <h2 data-testid="file-name">{ file.name.clone() }</h2>
                 <p class="meta">{ format!("{} · {}", if file.media_type.is_empty() { "file" } else { &file.media_type }, human_size(file.size)) }</p>
-                <a class="button primary" data-testid="download-original" href={file.url.clone()} download={file.name.clone()}>
+                <a class="button primary" data-testid="download-original" href={file.download_url.clone()} download={file.name.clone()}>
                     { "Download original" }
                 </a>
             </div>
             { body }
         </article>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct AttachmentProps {
+    title: String,
+    media_type: String,
+    data: Rc<Vec<u8>>,
+}
+
+/// An attachment inside a FHIR record: an image inline only when its bytes prove it is one
+/// (an SVG never is), anything else an `application/octet-stream` download; its object URL
+/// lives as long as the view.
+#[function_component(AttachmentView)]
+fn attachment_view(props: &AttachmentProps) -> Html {
+    let data = props.data.clone();
+    let url = use_memo(data, |d| {
+        crate::browser::decrypted_view_url(d).unwrap_or_default()
+    });
+    {
+        let url = (*url).clone();
+        use_effect_with(url, |u| {
+            let u = u.clone();
+            move || crate::browser::revoke_url(&u)
+        });
+    }
+    let inline = medseal_core::container::inline_media_type(&props.data);
+    if inline.is_some_and(|t| t.starts_with("image/")) {
+        html! { <figure><img class="inline-image" src={(*url).clone()} alt={props.title.clone()} /><figcaption>{ props.title.clone() }</figcaption></figure> }
+    } else {
+        html! { <p><a href={(*url).clone()} download={props.title.clone()}>{ format!("Attachment: {} ({})", props.title, props.media_type) }</a></p> }
     }
 }
 
@@ -339,13 +380,8 @@ fn notes_section(record: &ClinicalRecord) -> Html {
                     <pre class="text-view">{ n.text.clone() }</pre>
                 </details>
             }) }
-            { for record.attachments.iter().map(|a| {
-                let url = crate::browser::object_url(&a.data, &a.media_type).unwrap_or_default();
-                if a.media_type.starts_with("image/") {
-                    html! { <figure><img class="inline-image" src={url} alt={a.title.clone()} /><figcaption>{ a.title.clone() }</figcaption></figure> }
-                } else {
-                    html! { <p><a href={url} download={a.title.clone()}>{ format!("Attachment: {} ({})", a.title, a.media_type) }</a></p> }
-                }
+            { for record.attachments.iter().map(|a| html! {
+                <AttachmentView title={a.title.clone()} media_type={a.media_type.clone()} data={Rc::new(a.data.clone())} />
             }) }
         </section>
     }

@@ -180,9 +180,12 @@ async fn decrypt(
             let mut files = Vec::new();
             for f in Array::from(&get(&answer, "files")).iter() {
                 let name = get(&f, "name").as_string().unwrap_or_default();
-                let media_type = get(&f, "type").as_string().unwrap_or_default();
+                let media_type = get(&f, "claimed").as_string().unwrap_or_default();
                 let blob: web_sys::Blob = get(&f, "blob").unchecked_into();
+                // The worker typed the Blob by its magic bytes alone (or octet-stream).
+                let view_type = blob.type_();
                 let url = web_sys::Url::create_object_url_with_blob(&blob).unwrap_or_default();
+                let download_url = browser::download_url_of(&blob).unwrap_or_default();
                 let size = blob.size() as u64;
                 let data = if blob.size() <= VIEW_LIMIT {
                     match JsFuture::from(blob.array_buffer()).await {
@@ -199,6 +202,8 @@ async fn decrypt(
                     size,
                     data: Rc::new(data),
                     url,
+                    view_type,
+                    download_url,
                 });
             }
             State::Opened(files)

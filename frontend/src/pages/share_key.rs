@@ -188,8 +188,15 @@ pub fn open_with_key_page(props: &OpenProps) -> Html {
                                 let media_type = get(&f, "type").as_string().unwrap_or_default();
                                 OpenedFile {
                                     name: get(&f, "name").as_string().unwrap_or_default(),
-                                    url: browser::object_url(&data, &media_type)
-                                        .unwrap_or_default(),
+                                    // Typed by magic bytes, never by the sender's claim.
+                                    url: browser::decrypted_view_url(&data).unwrap_or_default(),
+                                    view_type: medseal_core::container::safe_blob_type(&data)
+                                        .to_owned(),
+                                    download_url: browser::object_url(
+                                        &data,
+                                        "application/octet-stream",
+                                    )
+                                    .unwrap_or_default(),
                                     media_type,
                                     masked: get(&f, "masked").as_bool().unwrap_or(false),
                                     size: data.len() as u64,
