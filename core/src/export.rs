@@ -681,18 +681,13 @@ mod tests {
               "code":{"coding":[{"system":"http://loinc.org","code":"2345-7"}]},
               "valueQuantity":{"value":5.4,"unit":"mmol/L"}}}
         ]});
-        let c = Contribution {
-            id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
-            created_at: 1,
-            files: vec![(
-                FileMeta {
-                    name: "r.json".into(),
-                    ..FileMeta::default()
-                },
-                serde_json::to_vec(&bundle).expect("json"),
-            )],
-        };
-        let e = export(&[c], Some(&json!({"title":"t"})), 5, 86_400 * 365).expect("export");
+        let e = export(
+            &[one_file(&bundle)],
+            Some(&json!({"title":"t"})),
+            5,
+            86_400 * 365,
+        )
+        .expect("export");
         let files: BTreeMap<String, Vec<u8>> = crate::archive::read_stored(&e.zip)
             .expect("zip")
             .into_iter()
