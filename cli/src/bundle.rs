@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use medseal_core::export::{export, open_contribution};
+use medseal_core::export::{export, open_contributions};
 use medseal_core::pki::PrivateKey;
 use medseal_core::study::{SignedStudy, StudyError, parse_bundle, verify_study};
 
@@ -18,16 +18,52 @@ use crate::io::{Output, describe, read_secret};
 /// 4 GiB anyway.
 pub const DEFAULT_MAX_BUNDLE: u64 = 4 << 30;
 
-/// The researcher's private key from a PKCS#8 PEM file.
+/// The environment variable naming a file whose first line is the passphrase of an encrypted
+/// key file.
+pub const PASSPHRASE_FILE_VAR: &str = "MEDSEAL_KEY_PASSPHRASE_FILE";
+/// The environment variable holding the passphrase of an encrypted key file.
+pub const PASSPHRASE_VAR: &str = "MEDSEAL_KEY_PASSPHRASE";
+
+/// A private key from a key file: the plain PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), or
+/// the encrypted key file the browser's key page exports (a `medseal-private-key` JSON
+/// record, FORMAT.md appendix A), unlocked with the passphrase from the file named by
+/// `MEDSEAL_KEY_PASSPHRASE_FILE` or from `MEDSEAL_KEY_PASSPHRASE`.
 pub fn load_private_key(identity: &Path) -> Result<PrivateKey, String> {
-    let pem = read_secret(identity)?;
-    let pem = std::str::from_utf8(&pem).map_err(|_| {
+    let bytes = read_secret(identity)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
         format!(
-            "{}: not a PEM key file (expected -----BEGIN PRIVATE KEY-----)",
+            "{}: not a key file (expected -----BEGIN PRIVATE KEY----- or an encrypted MedSeal \
+             key file)",
             identity.display()
         )
     })?;
-    PrivateKey::from_pem(pem).map_err(|e| format!("{}: {e}", identity.display()))
+    if text.trim_start().starts_with('{') {
+        let stored: medseal_core::keystore::StoredKey = serde_json::from_str(text)
+            .map_err(|e| format!("{}: not a MedSeal key file: {e}", identity.display()))?;
+        let passphrase = key_passphrase().map_err(|m| format!("{}: {m}", identity.display()))?;
+        return stored
+            .unlock(&passphrase)
+            .map_err(|e| format!("{}: {e}", identity.display()));
+    }
+    PrivateKey::from_pem(text).map_err(|e| format!("{}: {e}", identity.display()))
+}
+
+fn key_passphrase() -> Result<zeroize::Zeroizing<String>, String> {
+    if let Some(path) = std::env::var_os(PASSPHRASE_FILE_VAR) {
+        let path = std::path::PathBuf::from(path);
+        let bytes = read_secret(&path)?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| format!("{}: the passphrase is not text", path.display()))?;
+        let line = text.lines().next().unwrap_or("");
+        return Ok(zeroize::Zeroizing::new(line.to_owned()));
+    }
+    match std::env::var(PASSPHRASE_VAR) {
+        Ok(p) if !p.is_empty() => Ok(zeroize::Zeroizing::new(p)),
+        _ => Err(format!(
+            "this key file is encrypted: give its passphrase in a file named by \
+             {PASSPHRASE_FILE_VAR} (or in {PASSPHRASE_VAR})"
+        )),
+    }
 }
 
 /// `medseal bundle BUNDLE_FILE`: the bundle and, optionally, the study description from files.
@@ -96,8 +132,9 @@ pub fn bundle_from_server(
     let public = key.public_key();
     let fingerprint = public.fingerprint();
     let spki = public.to_spki_der().map_err(|e| e.to_string())?;
-    let description = verify_study(&signed, &spki, &fingerprint.to_b64url()).map_err(|e| {
-        let why = match e {
+    let description =
+        verify_study(&sid, &signed, &spki, &fingerprint.to_b64url()).map_err(|e| {
+            let why = match e {
             StudyError::DescriptionKeyMismatch => {
                 "it names another researcher key: give the --identity the study was created with"
                     .to_owned()
@@ -106,15 +143,20 @@ pub fn bundle_from_server(
                 "its signature does not verify with your key: it may have been tampered with"
                     .to_owned()
             }
+            StudyError::WrongStudy => {
+                "the server answered with the description of another study (its id is not \
+                 derived from that description)"
+                    .to_owned()
+            }
             other => other.to_string(),
         };
-        format!(
-            "refusing study {sid} on {}: it is not a study signed by your key {} ({}): {why}",
-            server.origin(),
-            identity.display(),
-            fingerprint.to_digits()
-        )
-    })?;
+            format!(
+                "refusing study {sid} on {}: it is not a study signed by your key {} ({}): {why}",
+                server.origin(),
+                identity.display(),
+                fingerprint.to_digits()
+            )
+        })?;
     // The description exactly as signed and served, as the browser puts it in the export.
     let study: SignedStudy =
         serde_json::from_slice(&signed).map_err(|e| format!("study {sid}: {e}"))?;
@@ -223,17 +265,27 @@ fn write_export(
     output: &Path,
 ) -> Result<(), String> {
     let items = parse_bundle(bytes).map_err(|e| format!("{what}: {e}"))?;
-    let mut contributions = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    // Contributions are anonymous: one that cannot be opened (garbage, sealed to another key,
+    // damaged) is left out and named, and the others are exported.
+    let (contributions, skipped) = open_contributions(&items, key, |i| {
         eprintln!("decrypting contribution {} of {}", i + 1, items.len());
-        contributions.push(open_contribution(item, key).map_err(|e| e.to_string())?);
+    });
+    for s in &skipped {
+        eprintln!("skipped contribution {}: {}", s.id, s.reason);
     }
-    let out =
-        export(&contributions, study.as_ref(), k, export_time()).map_err(|e| e.to_string())?;
+    let out = export(&contributions, &skipped, study.as_ref(), k, export_time())
+        .map_err(|e| e.to_string())?;
     let mut file = Output::create(output)?;
     file.write(&out.zip)?;
     file.commit()?;
     let r = &out.report;
+    if !skipped.is_empty() {
+        eprintln!(
+            "{} contribution(s) could not be opened and were left out (listed in manifest.json \
+             and the risk report); the researcher can delete them with the admin token",
+            skipped.len()
+        );
+    }
     eprintln!(
         "{} contributions, {} patients; smallest group {}; {} groups ({} patients) under k = {}",
         contributions.len(),

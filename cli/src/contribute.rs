@@ -4,7 +4,7 @@
 //! pins, each file is masked with the study's policy under the patient's pseudonym key for this
 //! study (HKDF of the patient's own 32-byte secret and the study id), the masked files are sealed
 //! to the researcher's key with the same metadata the browser writes (neutral names
-//! `record-N.ext`, the policy label, one file pack for several files), and uploaded with no
+//! `masked-record-N.ext`, the policy label, one file pack for several files), and uploaded with no
 //! identity. Nothing is uploaded unless every check and every file succeeds.
 
 use std::io::Write as _;
@@ -199,7 +199,7 @@ pub fn contribute(request: &Request<'_>) -> Result<(), String> {
             explain(&f, "the researcher's key")
         }
     })?;
-    let description = verify_study(&signed, &spki, &target.pin).map_err(|e| {
+    let description = verify_study(sid, &signed, &spki, &target.pin).map_err(|e| {
         format!("do not contribute: study {sid} failed its security check: {e}. Nothing was sent.")
     })?;
     if now() >= description.closes_at {
@@ -255,10 +255,10 @@ pub fn contribute(request: &Request<'_>) -> Result<(), String> {
         for line in report.summary() {
             eprintln!("  {line}");
         }
-        // The original file name may hold the patient's name: a neutral one is sent.
-        let ext = name.rsplit_once('.').map_or("dat", |(_, e)| e);
+        // The original file name may hold the patient's name: the share page's neutral name
+        // is sent.
         let meta = FileMeta {
-            name: format!("record-{}.{ext}", i + 1),
+            name: medseal_core::container::neutral_name(&name, i),
             media_type: media_type.into(),
             kind: String::new(),
             masked: true,

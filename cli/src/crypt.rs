@@ -8,7 +8,7 @@ use medseal_core::container::{
     Argon2Params, DecryptError, Encryptor, FileMeta, Header, HeaderError, Identity, LinkKey,
     MAX_HEADER_LEN, PayloadDecryptor, Recipient,
 };
-use medseal_core::pki::{PrivateKey, PublicKey};
+use medseal_core::pki::PublicKey;
 use zeroize::Zeroizing;
 
 use crate::io::{Output, describe, is_std, open_input, read_password, read_secret};
@@ -174,12 +174,7 @@ pub fn decrypt(
         .transpose()?;
     let password = password_file.map(read_password).transpose()?;
     let private = identity_file
-        .map(|p| {
-            let pem = read_secret(p)?;
-            let text =
-                std::str::from_utf8(&pem).map_err(|_| format!("{}: not PEM", p.display()))?;
-            PrivateKey::from_pem(text).map_err(|e| format!("{}: {e}", p.display()))
-        })
+        .map(crate::bundle::load_private_key)
         .transpose()?;
     let identity = match (&link, &password, &private) {
         (Some(l), Some(p), _) => Identity::Password(l, p),

@@ -229,3 +229,62 @@ fn tampering_fails_cleanly_and_leaves_nothing() {
         "only the input and the container remain: {leftovers:?}"
     );
 }
+
+/// The browser's encrypted key file (a `medseal-private-key` record) is read as the plain PEM
+/// is, with its passphrase from `MEDSEAL_KEY_PASSPHRASE_FILE`; a wrong or missing passphrase
+/// fails clearly and writes nothing.
+#[test]
+fn the_encrypted_key_file_decrypts_like_the_plain_pem() {
+    use medseal_core::keystore::{KEY_PARAMS, seal_key};
+    use medseal_core::pki::PrivateKey;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (input, sealed, back) = (
+        dir.path().join("in"),
+        dir.path().join("sealed"),
+        dir.path().join("back"),
+    );
+    std::fs::write(&input, content(70_000)).expect("input");
+    let key = PrivateKey::from_pem(&std::fs::read_to_string(data("rsa3072.pem")).expect("pem"))
+        .expect("key");
+    let stored = seal_key(&key, "four unrelated words", "test", 1, KEY_PARAMS).expect("seal");
+    let key_file = dir.path().join("medseal-key.json");
+    std::fs::write(&key_file, serde_json::to_vec(&stored).expect("json")).expect("write");
+    let good = dir.path().join("pass");
+    std::fs::write(&good, "four unrelated words\n").expect("write");
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "five unrelated words\n").expect("write");
+    ok(&medseal(&[
+        "encrypt",
+        "--recipient",
+        s(&data("rsa3072.pub.pem")),
+        s(&input),
+        "-o",
+        s(&sealed),
+    ]));
+    let decrypt = |pass: Option<&Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_medseal"));
+        c.args([
+            "decrypt",
+            "--identity",
+            s(&key_file),
+            s(&sealed),
+            "-o",
+            s(&back),
+        ])
+        .env_remove("MEDSEAL_KEY_PASSPHRASE")
+        .env_remove("MEDSEAL_KEY_PASSPHRASE_FILE");
+        if let Some(p) = pass {
+            c.env("MEDSEAL_KEY_PASSPHRASE_FILE", p);
+        }
+        c.output().expect("medseal runs")
+    };
+    let out = decrypt(None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MEDSEAL_KEY_PASSPHRASE_FILE"));
+    let out = decrypt(Some(&wrong));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("passphrase is wrong"));
+    assert!(!back.exists());
+    ok(&decrypt(Some(&good)));
+    assert_eq!(std::fs::read(&back).expect("output"), content(70_000));
+}

@@ -118,6 +118,15 @@ impl Server {
         )
     }
 
+    /// The stored description of a study (the signed body, byte for byte).
+    fn description_path(&self, sid: &str) -> PathBuf {
+        self.data
+            .path()
+            .join("objects/studies")
+            .join(sid)
+            .join("description")
+    }
+
     /// Uploads a sealed contribution as the browser does: create, parts, complete.
     fn upload(&self, sid: &str, sealed: &[u8]) -> String {
         let c: Value = self
@@ -587,7 +596,7 @@ fn contribute_masks_seals_and_uploads_like_the_browser() {
     assert_eq!(singles.len(), 2);
     for c in &singles {
         let (meta, content) = &c.files[0];
-        assert_eq!(meta.name, "record-1.json");
+        assert_eq!(meta.name, "masked-record-1.json");
         assert_eq!(meta.media_type, "application/json");
         assert_eq!(meta.kind, "");
         assert!(meta.masked);
@@ -600,7 +609,7 @@ fn contribute_masks_seals_and_uploads_like_the_browser() {
         .find(|c| c.files.len() == 2)
         .expect("the two-file contribution");
     let names: Vec<&str> = pair.files.iter().map(|(m, _)| m.name.as_str()).collect();
-    assert_eq!(names, ["record-1.json", "record-2.json"]);
+    assert_eq!(names, ["masked-record-1.json", "masked-record-2.json"]);
     assert!(pair.files.iter().all(|(m, _)| m.masked));
     let text = String::from_utf8_lossy(&pair.files[1].1);
     assert_ne!(
@@ -742,4 +751,220 @@ fn contribute_refuses_a_study_that_does_not_match_the_pinned_key() {
     // Nothing reached the server, not even an unfinished upload.
     assert_eq!(server.stored_contributions(&sid), 0);
     assert_eq!(decrypted(&server, &sid, &admin, &researcher).len(), 0);
+}
+
+/// Contributions are anonymous: garbage, a container for another key and a container whose
+/// plaintext is a damaged file pack, uploaded beside real ones, are left out of `medseal bundle
+/// --server`'s export and named, and the real ones are exported.
+#[test]
+fn bundle_skips_contributions_that_cannot_be_opened_and_exports_the_rest() {
+    use medseal_core::container::LinkKey;
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = fixture_key();
+    server.publish(&key.public_key().to_pem().expect("pem"));
+    let (sid, admin) = server.create_study(&key, 2);
+    server.upload(&sid, &core_contribution(&key.public_key(), "Carolee951", 1));
+    let garbage = server.upload(&sid, &[0x13, 0x8a, 0x00, 0xff, 0x42]);
+    let link = LinkKey::generate().expect("key");
+    let meta = FileMeta {
+        name: "masked-record-1.json".into(),
+        media_type: "application/json".into(),
+        masked: true,
+        ..FileMeta::default()
+    };
+    let wrong_key = server.upload(
+        &sid,
+        &encrypt(&[Recipient::Link(&link)], &meta, b"{}").expect("seal"),
+    );
+    let mut bad_pack = medseal_core::pack::PACK_MAGIC.to_vec();
+    bad_pack.extend_from_slice(&[0, 0, 0, 3, 9]);
+    let pack_meta = FileMeta {
+        media_type: medseal_core::pack::PACK_MEDIA_TYPE.into(),
+        ..meta
+    };
+    let damaged = server.upload(
+        &sid,
+        &encrypt(&[Recipient::Rsa(&key.public_key())], &pack_meta, &bad_pack).expect("seal"),
+    );
+    server.upload(&sid, &core_contribution(&key.public_key(), "Luisa710", 2));
+
+    let token = dir.path().join("admin");
+    std::fs::write(&token, &admin).expect("write");
+    let export = dir.path().join("export.zip");
+    let o = medseal!(
+        "bundle",
+        "--server",
+        server.url,
+        "--study",
+        sid,
+        "--admin-token-file",
+        token,
+        "-i",
+        data("rsa3072.pem"),
+        "-o",
+        export
+    );
+    assert_ok(&o);
+    let err = stderr(&o);
+    for id in [&garbage, &wrong_key, &damaged] {
+        assert!(err.contains(&format!("skipped contribution {id}")), "{err}");
+    }
+    assert!(err.contains("2 contributions, 2 patients"), "{err}");
+    let files =
+        medseal_core::archive::read_stored(&std::fs::read(&export).expect("zip")).expect("zip");
+    let get = |name: &str| {
+        files
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .1
+            .clone()
+    };
+    let manifest: Value = serde_json::from_slice(&get("manifest.json")).expect("json");
+    let skipped = manifest["extension"]["https://medseal.org/export"]["skipped"]
+        .as_array()
+        .expect("skipped list")
+        .clone();
+    let mut listed: Vec<(String, String)> = skipped
+        .iter()
+        .map(|s| {
+            assert!(s["reason"].as_str().is_some_and(|r| !r.is_empty()), "{s}");
+            (
+                s["id"].as_str().expect("id").to_owned(),
+                s["code"].as_str().expect("code").to_owned(),
+            )
+        })
+        .collect();
+    listed.sort();
+    let mut want = vec![
+        (garbage.clone(), "header.not_medseal".to_owned()),
+        (wrong_key.clone(), "unlock.not_for_this_key".to_owned()),
+        (damaged.clone(), "pack.malformed".to_owned()),
+    ];
+    want.sort();
+    assert_eq!(listed, want);
+    let report: Value = serde_json::from_slice(&get("risk-report.json")).expect("report");
+    assert_eq!(report["patients"], 2);
+    assert_eq!(report["skipped"].as_array().map(Vec::len), Some(3));
+    let text = String::from_utf8(get("risk-report.txt")).expect("utf-8");
+    assert!(text.contains(&garbage), "{text}");
+    assert_eq!(
+        String::from_utf8(get("fhir/Patient.ndjson"))
+            .expect("utf-8")
+            .lines()
+            .count(),
+        2
+    );
+}
+
+/// A server that answers study A's id with study B's description, signed by the same
+/// researcher key, is refused by `medseal contribute` and `medseal bundle --server`: the id is
+/// derived from the description. (The swap is made in the server's own storage, so the real
+/// server serves it.)
+#[test]
+fn a_swapped_study_description_is_refused_by_contribute_and_bundle() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = fixture_key();
+    let fp = server.publish(&key.public_key().to_pem().expect("pem"));
+    let (a, admin_a) = server.create_study(&key, 2);
+    let (b, _) = server.create_study(&key, 50);
+    assert_ne!(a, b);
+    // The id is the hash of the signed description, as every client recomputes it.
+    let served: Value = serde_json::from_slice(&server.study_json(&a)).expect("json");
+    assert_eq!(
+        medseal_core::study::study_id_of(&served["description"]).expect("id"),
+        a
+    );
+    // Posting the same signed description again cannot make a second study under that id.
+    let r = server
+        .http()
+        .post(format!("{}/api/studies", server.url))
+        .header("content-type", "application/json")
+        .body(server.study_json(&a))
+        .send()
+        .expect("repost");
+    assert_eq!(r.status(), 409);
+
+    let record = fixture("Carolee951");
+    let secret = dir.path().join("secret");
+    // Before the swap the study is accepted.
+    assert_ok(&medseal!(
+        "contribute",
+        format!("{}/c/{a}#{fp}", server.url),
+        record,
+        "--secret-file",
+        secret
+    ));
+    std::fs::copy(server.description_path(&b), server.description_path(&a)).expect("swap");
+    assert_eq!(server.study_json(&a), server.study_json(&b));
+    let o = medseal!(
+        "contribute",
+        format!("{}/c/{a}#{fp}", server.url),
+        record,
+        "--secret-file",
+        secret
+    );
+    assert_fails(&o, "failed its security check");
+    assert_fails(&o, "another study");
+    assert!(o.stdout.is_empty());
+    assert_eq!(server.stored_contributions(&a), 1, "nothing more was sent");
+
+    let token = dir.path().join("admin");
+    std::fs::write(&token, &admin_a).expect("write");
+    let out = dir.path().join("export.zip");
+    let o = medseal!(
+        "bundle",
+        "--server",
+        server.url,
+        "--study",
+        a,
+        "--admin-token-file",
+        token,
+        "-i",
+        data("rsa3072.pem"),
+        "-o",
+        out
+    );
+    assert_fails(&o, "another study");
+    assert!(!out.exists());
+}
+
+/// `medseal contribute` names files as the share page does: `masked-record-N` with only a
+/// known extension, so an extension cannot leak the patient (`notes.JaneDoe-MRN1234`).
+#[test]
+fn contribute_sends_the_share_pages_neutral_names() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let key = fixture_key();
+    let fp = server.publish(&key.public_key().to_pem().expect("pem"));
+    let (sid, admin) = server.create_study(&key, 2);
+    let notes = dir.path().join("notes.JaneDoe-MRN1234");
+    std::fs::write(&notes, "Seen today for a cough.\n").expect("write");
+    let scan = dir.path().join("Jane_Doe.MRN1234");
+    std::fs::write(&scan, "More notes.\n").expect("write");
+    let carolee = fixture("Carolee951");
+    assert_ok(&medseal!(
+        "contribute",
+        format!("{}/c/{sid}#{fp}", server.url),
+        notes,
+        scan,
+        carolee,
+        "--secret-file",
+        dir.path().join("secret")
+    ));
+    let contributions = decrypted(&server, &sid, &admin, &key);
+    assert_eq!(contributions.len(), 1);
+    let names: Vec<&str> = contributions[0]
+        .files
+        .iter()
+        .map(|(m, _)| m.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["masked-record-1", "masked-record-2", "masked-record-3.json"]
+    );
+    let text = String::from_utf8_lossy(&contributions[0].files[0].1).into_owned();
+    assert!(text.contains("cough"), "{text}");
 }

@@ -23,6 +23,47 @@ pub struct Contribution {
     pub files: Vec<(FileMeta, Vec<u8>)>,
 }
 
+/// A contribution left out of an export because it could not be opened: contributions are
+/// anonymous, so one of them may be garbage, sealed to another key or damaged, and it must not
+/// stop the researcher from exporting the others.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// The contribution's identifier on the server (so the researcher can delete it).
+    pub id: String,
+    /// When it was uploaded, Unix seconds.
+    pub created_at: u64,
+    /// Why it was left out, in plain words.
+    pub reason: String,
+    /// The failure code (`DecryptError::code`, or `pack.malformed`).
+    pub code: String,
+}
+
+/// Opens every contribution of a bundle with the researcher's key. Those that cannot be
+/// opened (not a container, not for this key, altered, a damaged file pack) are returned
+/// apart with their reason, and the others are exported as usual.
+#[must_use]
+pub fn open_contributions(
+    items: &[crate::study::BundleItem<'_>],
+    key: &crate::pki::PrivateKey,
+    mut progress: impl FnMut(usize),
+) -> (Vec<Contribution>, Vec<Skipped>) {
+    let mut opened = Vec::with_capacity(items.len());
+    let mut skipped = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        progress(i);
+        match open_contribution(item, key) {
+            Ok(c) => opened.push(c),
+            Err(e) => skipped.push(Skipped {
+                id: item.id.clone(),
+                created_at: item.created_at,
+                code: e.code().to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    (opened, skipped)
+}
+
 /// One group of patients sharing birth year, sex and ZIP prefix.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RiskGroup {
@@ -56,6 +97,9 @@ pub struct RiskReport {
     pub under_k: Vec<RiskGroup>,
     /// Patients in groups smaller than k.
     pub patients_under_k: usize,
+    /// Contributions left out of the export because they could not be opened.
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
 }
 
 impl RiskReport {
@@ -82,6 +126,15 @@ impl RiskReport {
                     "- {}, {}, {}: {}\n",
                     g.birth_year, g.sex, g.zip3, g.size
                 ));
+            }
+        }
+        if !self.skipped.is_empty() {
+            s.push_str(&format!(
+                "\nContributions left out (they could not be opened): {}\n",
+                self.skipped.len()
+            ));
+            for c in &self.skipped {
+                s.push_str(&format!("- {}: {}\n", c.id, c.reason));
             }
         }
         s
@@ -128,6 +181,7 @@ pub fn risk_report(resources: &[Value], k: u32) -> RiskReport {
         groups: groups.len(),
         patients_under_k: under_k.iter().map(|g| g.size).sum(),
         under_k,
+        skipped: Vec::new(),
     }
 }
 
@@ -259,6 +313,32 @@ fn csv_field(field: &str) -> String {
     }
 }
 
+/// The entry name of a non-FHIR file of a contribution: `other/{contribution}/{n}-{name}`, with
+/// the name reduced to `[A-Za-z0-9._-]`, no leading dot and at most 100 characters, so that no
+/// entry can climb out of its folder or collide with another.
+fn other_entry(contribution: &str, n: usize, name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || ".-_".contains(ch) {
+                ch
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut safe = safe;
+    while safe.contains("..") {
+        safe = safe.replace("..", "_");
+    }
+    let safe: String = safe.trim_start_matches('.').chars().take(100).collect();
+    if safe.is_empty() {
+        format!("other/{contribution}/{n}")
+    } else {
+        format!("other/{contribution}/{n}-{safe}")
+    }
+}
+
 struct Table {
     header: &'static [&'static str],
     rows: Vec<Vec<String>>,
@@ -291,14 +371,16 @@ fn first_of<'a>(r: &'a Value, keys: &[&str]) -> Option<&'a Value> {
     })
 }
 
-/// Turns decrypted contributions into the export archive. `study` is the signed description
-/// (put in the archive and manifest as is), `k` the study's k, `now` the export time (Unix
-/// seconds; the core has no clock).
+/// Turns decrypted contributions into the export archive. `skipped` are the contributions that
+/// could not be opened ([`open_contributions`]), listed in the manifest and the risk report;
+/// `study` is the signed description (put in the archive and manifest as is), `k` the study's
+/// k, `now` the export time (Unix seconds; the core has no clock).
 ///
 /// # Errors
 /// [`ExportError`].
 pub fn export(
     contributions: &[Contribution],
+    skipped: &[Skipped],
     study: Option<&Value>,
     k: u32,
     now: u64,
@@ -363,18 +445,10 @@ pub fn export(
         for (meta, data) in &c.files {
             names.push(json!({ "name": meta.name, "kind": meta.kind, "masked": meta.masked, "policy": meta.policy }));
             let Some(resources) = resources_of(data) else {
-                let safe: String = meta
-                    .name
-                    .chars()
-                    .map(|ch| {
-                        if ch.is_ascii_alphanumeric() || ".-_".contains(ch) {
-                            ch
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                other_files.push((format!("other/{}/{}", c.id, safe), data.clone()));
+                other_files.push((
+                    other_entry(&c.id, other_files.len() + 1, &meta.name),
+                    data.clone(),
+                ));
                 continue;
             };
             for r in resources {
@@ -528,7 +602,8 @@ pub fn export(
             .push(json!({ "id": c.id, "created_at": c.created_at, "files": names }));
     }
 
-    let report = risk_report(&all, k);
+    let mut report = risk_report(&all, k);
+    report.skipped = skipped.to_vec();
     let mut zip = ZipWriter::new();
     let mut output = Vec::new();
     let mut counts = BTreeMap::new();
@@ -585,6 +660,7 @@ pub fn export(
                 "format": "medseal-study-export",
                 "version": 1,
                 "contributions": contributions_manifest,
+                "skipped": skipped,
                 "csv": csv_manifest,
                 "other_files": other_files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
                 "risk_report": "risk-report.json",
@@ -617,6 +693,17 @@ pub enum OpenError {
     /// The decrypted content is a damaged file pack.
     #[error("contribution {0} holds a damaged file pack")]
     Pack(String),
+}
+
+impl OpenError {
+    /// A stable code: the container's failure code, or `pack.malformed`.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Decrypt { source, .. } => source.code(),
+            Self::Pack(_) => "pack.malformed",
+        }
+    }
 }
 
 /// Decrypts one contribution of a bundle with the researcher's key and unpacks its files.
@@ -683,6 +770,7 @@ mod tests {
         ]});
         let e = export(
             &[one_file(&bundle)],
+            &[],
             Some(&json!({"title":"t"})),
             5,
             86_400 * 365,
@@ -735,6 +823,109 @@ mod tests {
         }
     }
 
+    fn researcher() -> crate::pki::PrivateKey {
+        crate::pki::PrivateKey::from_pem(include_str!("../tests/data/rsa3072.pem")).expect("key")
+    }
+
+    fn fhir_meta() -> FileMeta {
+        FileMeta {
+            name: "masked-record-1.json".into(),
+            media_type: "application/json".into(),
+            masked: true,
+            ..FileMeta::default()
+        }
+    }
+
+    #[test]
+    fn bad_contributions_are_skipped_listed_and_the_others_exported() {
+        use crate::container::{LinkKey, Recipient, encrypt};
+        use crate::study::{BundleItem, parse_bundle, write_bundle};
+        let key = researcher();
+        let public = key.public_key();
+        let good = |id: &str| {
+            let bundle = json!({"resourceType":"Bundle","entry":[{"resource": patient(id,"1970","female","980")}]});
+            encrypt(
+                &[Recipient::Rsa(&public)],
+                &fhir_meta(),
+                &serde_json::to_vec(&bundle).expect("json"),
+            )
+            .expect("seal")
+        };
+        let (a, b) = (good("pa"), good("pb"));
+        // A well-formed container that is not for this key.
+        let link = LinkKey::generate().expect("key");
+        let wrong_key = encrypt(&[Recipient::Link(&link)], &fhir_meta(), b"{}").expect("seal");
+        // A valid container whose plaintext claims to be a file pack and is not.
+        let pack_meta = FileMeta {
+            media_type: crate::pack::PACK_MEDIA_TYPE.into(),
+            ..fhir_meta()
+        };
+        let mut bad_pack = crate::pack::PACK_MAGIC.to_vec();
+        bad_pack.extend_from_slice(&[0, 0, 0, 9, 1, 2]);
+        let bad_pack = encrypt(&[Recipient::Rsa(&public)], &pack_meta, &bad_pack).expect("seal");
+        let garbage = [0x13u8, 0x8a, 0x00, 0xff, 0x42];
+        let ids = [
+            "AAAAAAAAAAAAAAAAAAAAAA",
+            "GGGGGGGGGGGGGGGGGGGGGG",
+            "WWWWWWWWWWWWWWWWWWWWWW",
+            "PPPPPPPPPPPPPPPPPPPPPP",
+            "BBBBBBBBBBBBBBBBBBBBBB",
+        ];
+        let blobs: [&[u8]; 5] = [&a, &garbage, &wrong_key, &bad_pack, &b];
+        let items: Vec<BundleItem<'_>> = ids
+            .iter()
+            .zip(blobs)
+            .map(|(id, c)| BundleItem {
+                id: (*id).into(),
+                created_at: 7,
+                ciphertext: c,
+            })
+            .collect();
+        let bytes = write_bundle(&items);
+        let items = parse_bundle(&bytes).expect("the framing is the server's and is intact");
+        let mut seen = Vec::new();
+        let (opened, skipped) = open_contributions(&items, &key, |i| seen.push(i));
+        assert_eq!(seen, [0, 1, 2, 3, 4]);
+        assert_eq!(
+            opened.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            [ids[0], ids[4]]
+        );
+        let codes: Vec<(&str, &str)> = skipped
+            .iter()
+            .map(|s| (s.id.as_str(), s.code.as_str()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (ids[1], "header.not_medseal"),
+                (ids[2], "unlock.not_for_this_key"),
+                (ids[3], "pack.malformed"),
+            ]
+        );
+        let e = export(&opened, &skipped, None, 5, 0).expect("export");
+        assert_eq!(e.report.patients, 2);
+        assert_eq!(e.report.skipped, skipped);
+        assert!(e.report.to_text().contains(ids[1]));
+        let files: BTreeMap<String, Vec<u8>> = crate::archive::read_stored(&e.zip)
+            .expect("zip")
+            .into_iter()
+            .collect();
+        let manifest: Value = serde_json::from_slice(&files["manifest.json"]).expect("json");
+        let listed = &manifest["extension"]["https://medseal.org/export"]["skipped"];
+        assert_eq!(listed.as_array().map(Vec::len), Some(3));
+        assert_eq!(listed[0]["id"], ids[1]);
+        assert!(listed[0]["reason"].as_str().is_some_and(|r| !r.is_empty()));
+        let report: RiskReport =
+            serde_json::from_slice(&files["risk-report.json"]).expect("report");
+        assert_eq!(report.skipped.len(), 3);
+        assert_eq!(
+            String::from_utf8_lossy(&files["fhir/Patient.ndjson"])
+                .lines()
+                .count(),
+            2
+        );
+    }
+
     #[test]
     fn csv_cells_that_spreadsheets_read_as_formulas_are_neutralised() {
         for (cell, want) in [
@@ -759,13 +950,18 @@ mod tests {
         let bundle = json!({"resourceType":"Bundle","entry":[
             {"resource": {"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},
               "code":{"coding":[{"system":"s","code":"1","display":"=1+1"}]}}}]});
-        let e = export(&[one_file(&bundle)], None, 5, 0).expect("export");
+        let c = Contribution {
+            id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+            created_at: 1,
+            files: vec![(fhir_meta(), serde_json::to_vec(&bundle).expect("json"))],
+        };
+        let e = export(&[c], &[], None, 5, 0).expect("export");
         let files: BTreeMap<String, Vec<u8>> = crate::archive::read_stored(&e.zip)
             .expect("zip")
             .into_iter()
             .collect();
         let csv = String::from_utf8(files["csv/conditions.csv"].clone()).expect("utf8");
-        assert!(csv.contains("p1,c1,s,1,\"'=1+1\""), "{csv}");
+        assert!(csv.contains("p1,c1,s,1,\"'=1+1\","), "{csv}");
     }
 
     #[test]
@@ -787,26 +983,64 @@ mod tests {
             {"resource": patient("p1","1970","female","980")},
             {"resource": {"resourceType":"fhir/../../x","id":"evil"}},
             {"resource": {"resourceType":"../../../etc/passwd","id":"evil2"}}]});
-        let e = export(&[one_file(&bundle)], None, 5, 0).expect("export");
+        let c = Contribution {
+            id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+            created_at: 1,
+            files: vec![
+                (fhir_meta(), serde_json::to_vec(&bundle).expect("json")),
+                (
+                    FileMeta {
+                        name: "../../x.pdf".into(),
+                        ..FileMeta::default()
+                    },
+                    b"%PDF-1.4".to_vec(),
+                ),
+                (
+                    FileMeta {
+                        name: "..".into(),
+                        ..FileMeta::default()
+                    },
+                    b"x".to_vec(),
+                ),
+            ],
+        };
+        let e = export(&[c], &[], None, 5, 0).expect("export");
         let files = crate::archive::read_stored(&e.zip).expect("zip");
         for (name, _) in &files {
             assert!(
                 !name.contains("..") && !name.starts_with('/'),
                 "entry {name:?} can climb out"
             );
-            if let Some(rest) = name.strip_prefix("fhir/") {
-                let rt = rest.strip_suffix(".ndjson").expect("ndjson");
+            if let Some(rt) = name
+                .strip_prefix("fhir/")
+                .and_then(|n| n.strip_suffix(".ndjson"))
+            {
                 assert!(is_resource_type_name(rt), "{name}");
+            } else {
+                assert!(
+                    !name.starts_with("fhir"),
+                    "{name} is in fhir/ without a type name"
+                );
             }
         }
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert!(names.contains(&"fhir/Patient.ndjson"));
+        assert!(names.contains(&ODD_TYPES_ENTRY), "{names:?}");
         let odd = &files
             .iter()
             .find(|(n, _)| n == ODD_TYPES_ENTRY)
-            .expect("the odd resources are kept apart")
+            .expect("odd")
             .1;
-        let odd = String::from_utf8_lossy(odd);
-        assert_eq!(odd.lines().count(), 2);
-        assert!(odd.contains("evil2"));
-        assert!(files.iter().any(|(n, _)| n == "fhir/Patient.ndjson"));
+        assert_eq!(String::from_utf8_lossy(odd).lines().count(), 2);
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with("other/AAAAAAAAAAAAAAAAAAAAAA/1-") && n.ends_with("x.pdf")),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"other/AAAAAAAAAAAAAAAAAAAAAA/2-_"),
+            "{names:?}"
+        );
     }
 }

@@ -25,6 +25,76 @@ use crate::pki::{Fingerprint, PrivateKey, PublicKey};
 
 /// The `format` member of a stored key.
 pub const KEY_FORMAT: &str = "medseal-private-key";
+/// The Argon2id parameters keys are stored with: 46 MiB, 2 passes, 1 lane, twice the work of
+/// OWASP's m = 46 MiB, t = 1 (and 2.4 times the m = 19 MiB, t = 2 the containers use), since
+/// a key file is unlocked rarely and may be copied off the device. Records written with the
+/// older parameters (m = 19 MiB, t = 2) still unlock: the parameters travel in the record.
+pub const KEY_PARAMS: Argon2Params = Argon2Params {
+    m_cost: 46 * 1024,
+    t_cost: 2,
+    p_cost: 1,
+};
+/// The shortest passphrase a new key record accepts, in characters.
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// A rough strength of a passphrase, for the hint shown while it is typed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Strength {
+    /// Shorter than [`MIN_PASSPHRASE_CHARS`]: refused.
+    TooShort,
+    /// Long enough but guessable: one repeated character, or one kind of character and under
+    /// 16 characters.
+    Weak,
+    /// Acceptable.
+    Fair,
+    /// 20 characters or more with some variety (several words, say).
+    Strong,
+}
+
+impl Strength {
+    /// The hint for people.
+    #[must_use]
+    pub fn hint(self) -> &'static str {
+        match self {
+            Self::TooShort => {
+                "Too short: use at least 12 characters, for example four unrelated words."
+            }
+            Self::Weak => "Weak: add more words or mix letters, digits and symbols.",
+            Self::Fair => "Fair: a longer passphrase (several unrelated words) is stronger.",
+            Self::Strong => "Strong.",
+        }
+    }
+}
+
+/// Estimates a passphrase's strength from its length and variety (the hint only; the sole
+/// rule enforced is [`MIN_PASSPHRASE_CHARS`]).
+#[must_use]
+pub fn passphrase_strength(passphrase: &str) -> Strength {
+    let chars: Vec<char> = passphrase.chars().collect();
+    if chars.len() < MIN_PASSPHRASE_CHARS {
+        return Strength::TooShort;
+    }
+    let distinct = chars
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let classes = [
+        chars.iter().any(|c| c.is_lowercase()),
+        chars.iter().any(|c| c.is_uppercase()),
+        chars.iter().any(|c| c.is_numeric()),
+        chars.iter().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
+    if distinct <= 3 || (classes == 1 && chars.len() < 16) {
+        Strength::Weak
+    } else if chars.len() >= 20 && distinct >= 8 {
+        Strength::Strong
+    } else {
+        Strength::Fair
+    }
+}
 const LABEL: &[u8] = b"medseal/v1 private key";
 
 /// Argon2id parameters.
@@ -67,7 +137,7 @@ pub struct StoredKey {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeystoreError {
     /// The passphrase is too short.
-    #[error("choose a passphrase of at least 8 characters")]
+    #[error("choose a passphrase of at least 12 characters")]
     WeakPassphrase,
     /// Wrong passphrase (or altered record).
     #[error("the passphrase is wrong")]
@@ -104,7 +174,8 @@ fn derive(
 /// Encrypts `key` under `passphrase`.
 ///
 /// # Errors
-/// [`KeystoreError::WeakPassphrase`] under 8 characters, [`KeystoreError::Crypto`].
+/// [`KeystoreError::WeakPassphrase`] under [`MIN_PASSPHRASE_CHARS`] characters,
+/// [`KeystoreError::Crypto`]. Callers pass [`KEY_PARAMS`] (tests pass smaller ones).
 pub fn seal_key(
     key: &PrivateKey,
     passphrase: &str,
@@ -112,7 +183,7 @@ pub fn seal_key(
     created: u64,
     params: Argon2Params,
 ) -> Result<StoredKey, KeystoreError> {
-    if passphrase.chars().count() < 8 {
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(KeystoreError::WeakPassphrase);
     }
     let salt: [u8; 16] = random_bytes().map_err(|_| KeystoreError::Crypto("random"))?;
@@ -241,5 +312,73 @@ mod tests {
             seal_key(&key, "short", "x", 1, FAST).map(|_| ()),
             Err(KeystoreError::WeakPassphrase)
         );
+    }
+
+    #[test]
+    fn new_keys_cost_more_than_the_owasp_minimum_and_old_records_still_unlock() {
+        let owasp = Argon2Params::DEFAULT;
+        let work = |p: Argon2Params| u64::from(p.m_cost) * u64::from(p.t_cost);
+        assert!(
+            work(KEY_PARAMS) > work(owasp),
+            "the stored-key cost is above OWASP's minimum"
+        );
+        assert!(KEY_PARAMS.m_cost > owasp.m_cost);
+        assert!(KEY_PARAMS.acceptable(), "within the readers' ceiling");
+        let key = PrivateKey::from_pem(include_str!("../tests/data/rsa3072.pem")).expect("key");
+        let stored = seal_key(&key, "four unrelated words", "k", 1, KEY_PARAMS).expect("seal");
+        assert_eq!(
+            (stored.kdf.m, stored.kdf.t, stored.kdf.p),
+            (46 * 1024, 2, 1)
+        );
+        assert_eq!(
+            stored
+                .unlock("four unrelated words")
+                .expect("unlock")
+                .public_key(),
+            key.public_key()
+        );
+        // A record as the previous version wrote it: OWASP's minimum and an 8-character
+        // passphrase. It still unlocks.
+        let mut old = seal_key(&key, "placeholder-long", "k", 1, owasp).expect("seal");
+        let salt = from_b64url(&old.kdf.salt).expect("salt");
+        let nonce: [u8; 12] = from_b64url(&old.nonce).expect("n").try_into().expect("12");
+        let aes = derive("8chars!!", &salt, owasp).expect("derive");
+        let der = key.to_pkcs8_der().expect("der");
+        let ct = Aes256Gcm::new_from_slice(aes.as_slice())
+            .expect("aes")
+            .encrypt(
+                &Nonce::<Aes256Gcm>::from(nonce),
+                Payload {
+                    msg: der.as_slice(),
+                    aad: &key.public_key().fingerprint().0,
+                },
+            )
+            .expect("enc");
+        old.ciphertext = b64url(&ct);
+        assert_eq!(
+            old.unlock("8chars!!").expect("old record").public_key(),
+            key.public_key()
+        );
+        // New records need 12 characters.
+        for short in ["8chars!!", "elevenchars"] {
+            assert_eq!(
+                seal_key(&key, short, "k", 1, FAST).map(|_| ()),
+                Err(KeystoreError::WeakPassphrase)
+            );
+        }
+        assert!(seal_key(&key, "twelve chars", "k", 1, FAST).is_ok());
+    }
+
+    #[test]
+    fn the_strength_hint_grows_with_length_and_variety() {
+        assert_eq!(passphrase_strength("short"), Strength::TooShort);
+        assert_eq!(passphrase_strength("aaaaaaaaaaaaaaaa"), Strength::Weak);
+        assert_eq!(passphrase_strength("abcdefghijkl"), Strength::Weak);
+        assert_eq!(passphrase_strength("Abcdefgh1234"), Strength::Fair);
+        assert_eq!(
+            passphrase_strength("correct horse battery staple"),
+            Strength::Strong
+        );
+        assert!(Strength::TooShort.hint().contains("12"));
     }
 }

@@ -26,6 +26,27 @@ pub const MIN_K: u32 = 2;
 pub const MAX_K: u32 = 100;
 /// HKDF salt of per-study pseudonym keys.
 const PSEUDONYM_SALT: &[u8] = b"medseal/v1 study pseudonym key";
+/// Domain label of study ids: `id = base64url(SHA-256(label || 00 || canonical_json(description))[..16])`.
+pub const STUDY_ID_LABEL: &str = "medseal/v1 study id";
+
+/// The identifier of a study: the first 128 bits of SHA-256 over [`STUDY_ID_LABEL`], a zero
+/// byte and the canonical JSON of the description (FORMAT.md section 7), as 22 base64url
+/// characters. The server derives a study's id this way when it is created, and every client
+/// recomputes it from the description it is served, so a server cannot answer one study's id
+/// with another study's description, even one signed by the same researcher key.
+///
+/// # Errors
+/// [`StudyError::Malformed`] if the description cannot be written canonically.
+pub fn study_id_of(description: &serde_json::Value) -> Result<String, StudyError> {
+    let canonical = crate::pki::canonical_json(description)
+        .map_err(|_| StudyError::Malformed("not canonical JSON".into()))?;
+    let mut h = Sha256::new();
+    h.update(STUDY_ID_LABEL.as_bytes());
+    h.update([0u8]);
+    h.update(&canonical);
+    let digest = h.finalize();
+    Ok(crate::id::b64url(&digest[..16]))
+}
 
 /// How dates are kept in contributions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +202,12 @@ pub enum StudyError {
          this study may have been tampered with"
     )]
     DescriptionKeyMismatch,
+    /// The description served is not the one the study id was derived from.
+    #[error(
+        "the server sent the description of another study than the one in your link: \
+         this study may have been tampered with"
+    )]
+    WrongStudy,
     /// The signature does not verify.
     #[error(
         "the study's signature is not valid for the researcher's key: \
@@ -280,11 +307,14 @@ pub fn check_pinned_key(spki_der: &[u8], pinned: &str) -> Result<PublicKey, Stud
 
 /// Checks a study as a patient's browser must, before showing it: the key the server served
 /// (`spki_der`) has the fingerprint the link pins (`pinned`, base64url from the fragment), the
-/// description names that key, and the signature verifies. Returns the description.
+/// description names that key, the signature verifies, and the description is the one the
+/// study id (`study_id`, from the link) was derived from ([`study_id_of`]). Returns the
+/// description.
 ///
 /// # Errors
 /// A [`StudyError`] naming the first check that failed.
 pub fn verify_study(
+    study_id: &str,
     signed_json: &[u8],
     spki_der: &[u8],
     pinned: &str,
@@ -308,6 +338,9 @@ pub fn verify_study(
             SignatureError::Encode => StudyError::Malformed("not canonical JSON".into()),
             _ => StudyError::BadSignature,
         })?;
+    if study_id_of(&signed.description)? != study_id {
+        return Err(StudyError::WrongStudy);
+    }
     let description: StudyDescription = serde_json::from_value(signed.description)
         .map_err(|e| StudyError::Malformed(e.to_string()))?;
     description.validate()?;
@@ -485,19 +518,21 @@ mod tests {
         let json = serde_json::to_vec(&signed).expect("json");
         let der = k.public_key().to_spki_der().expect("der");
         let pin = k.public_key().fingerprint().to_b64url();
-        assert_eq!(verify_study(&json, &der, &pin), Ok(d.clone()));
+        let sid = study_id_of(&signed.description).expect("id");
+        assert!(crate::id::is_object_id(&sid));
+        assert_eq!(verify_study(&sid, &json, &der, &pin), Ok(d.clone()));
 
         // A served key other than the pinned one.
         let mut other = der.clone();
         let last = other.len() - 3;
         other[last] ^= 1;
         assert_eq!(
-            verify_study(&json, &other, &pin),
+            verify_study(&sid, &json, &other, &pin),
             Err(StudyError::KeyMismatch)
         );
         // A pin of another key, with the served key matching that pin.
         assert_eq!(
-            verify_study(&json, &der, &crate::id::b64url(&[7; 32])),
+            verify_study(&sid, &json, &der, &crate::id::b64url(&[7; 32])),
             Err(StudyError::KeyMismatch)
         );
         // A changed description.
@@ -505,11 +540,41 @@ mod tests {
         changed.description["title"] = "Something else".into();
         let json2 = serde_json::to_vec(&changed).expect("json");
         assert_eq!(
-            verify_study(&json2, &der, &pin),
+            verify_study(&sid, &json2, &der, &pin),
             Err(StudyError::BadSignature)
         );
         // A damaged link.
-        assert_eq!(verify_study(&json, &der, "xyz"), Err(StudyError::BadLink));
+        assert_eq!(
+            verify_study(&sid, &json, &der, "xyz"),
+            Err(StudyError::BadLink)
+        );
+    }
+
+    #[test]
+    fn another_study_signed_by_the_same_key_is_refused_for_this_id() {
+        // A server answering study A's id with study B's description (both validly signed by
+        // the researcher's key) is caught: the id is derived from the description.
+        let k = key();
+        let a = description(&k).sign(&k).expect("sign");
+        let mut b = description(&k);
+        b.title = "Another study".into();
+        b.nonce = "BBBBBBBBBBBBBBBBBBBBBB".into();
+        let b = b.sign(&k).expect("sign");
+        let der = k.public_key().to_spki_der().expect("der");
+        let pin = k.public_key().fingerprint().to_b64url();
+        let a_id = study_id_of(&a.description).expect("id");
+        let b_id = study_id_of(&b.description).expect("id");
+        assert_ne!(a_id, b_id);
+        let b_json = serde_json::to_vec(&b).expect("json");
+        assert_eq!(
+            verify_study(&a_id, &b_json, &der, &pin),
+            Err(StudyError::WrongStudy)
+        );
+        assert!(verify_study(&b_id, &b_json, &der, &pin).is_ok());
+        // Member order does not change the id (it is over the canonical form).
+        let text = serde_json::to_string(&b.description).expect("json");
+        let reparsed: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(study_id_of(&reparsed).expect("id"), b_id);
     }
 
     #[test]

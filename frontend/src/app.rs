@@ -85,24 +85,36 @@ impl Route {
 #[function_component(App)]
 pub fn app() -> Html {
     let route = Route::from_path(&crate::browser::pathname());
-    let page = match route {
-        Route::Share => html! { <SharePage /> },
-        Route::Open { id } => html! { <OpenPage {id} /> },
-        Route::Revoke { id } => html! { <RevokePage {id} /> },
-        Route::Keys => html! { <KeysPage /> },
-        Route::StudyNew => html! { <StudyNewPage /> },
-        Route::StudyAdmin { id } => html! { <StudyAdminPage {id} /> },
-        Route::Contribute { id } => html! { <ContributePage {id} /> },
-        Route::Withdraw { study, id } => html! { <WithdrawPage {study} {id} /> },
-        Route::ToKey { fingerprint } => html! { <ShareToKeyPage {fingerprint} /> },
-        Route::OpenWithKey { id } => html! { <OpenWithKeyPage {id} /> },
-        Route::NotFound => html! {
-            <section>
-                <h1>{ "Page not found" }</h1>
-                <p data-testid="error" role="alert">{ "This address does not lead anywhere in MedSeal." }</p>
-                <p><a href="/">{ "Share a record" }</a></p>
+    // Outside a secure context (plain http on a network address) the app touches no key,
+    // password, fragment or record: it explains instead.
+    let page = if !crate::browser::may_handle_secrets() {
+        html! {
+            <section data-testid="insecure-context">
+                <h1>{ "This connection is not secure" }</h1>
+                <p class="error" role="alert">{ "MedSeal opened over plain http, not https. Anyone on the network could read or change this page, so MedSeal does not handle keys, passwords or records here: nothing was read, decrypted or sent." }</p>
+                <p>{ "Open the same link with https:// instead of http://, or ask whoever runs this server to turn on https. (Plain http is only allowed on this computer itself: localhost, 127.0.0.1 or [::1].)" }</p>
             </section>
-        },
+        }
+    } else {
+        match route {
+            Route::Share => html! { <SharePage /> },
+            Route::Open { id } => html! { <OpenPage {id} /> },
+            Route::Revoke { id } => html! { <RevokePage {id} /> },
+            Route::Keys => html! { <KeysPage /> },
+            Route::StudyNew => html! { <StudyNewPage /> },
+            Route::StudyAdmin { id } => html! { <StudyAdminPage {id} /> },
+            Route::Contribute { id } => html! { <ContributePage {id} /> },
+            Route::Withdraw { study, id } => html! { <WithdrawPage {study} {id} /> },
+            Route::ToKey { fingerprint } => html! { <ShareToKeyPage {fingerprint} /> },
+            Route::OpenWithKey { id } => html! { <OpenWithKeyPage {id} /> },
+            Route::NotFound => html! {
+                <section>
+                    <h1>{ "Page not found" }</h1>
+                    <p data-testid="error" role="alert">{ "This address does not lead anywhere in MedSeal." }</p>
+                    <p><a href="/">{ "Share a record" }</a></p>
+                </section>
+            },
+        }
     };
     html! {
         <>

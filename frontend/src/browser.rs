@@ -8,6 +8,32 @@ fn window() -> web_sys::Window {
     web_sys::window().expect("MedSeal runs in a browser window")
 }
 
+/// True for the loopback names a browser may reach over plain http without anyone on the
+/// network seeing the traffic: `localhost` (and `*.localhost`), `127.0.0.0/8` and `[::1]`.
+#[must_use]
+pub fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") || host == "[::1]" || host == "::1" {
+        return true;
+    }
+    match host.parse::<std::net::Ipv4Addr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => false,
+    }
+}
+
+/// True if this page may handle secrets (keys, passwords, decrypted records): it is a secure
+/// context (https), or plain http on loopback. Elsewhere, on plain http anyone on the network
+/// could read or change the app itself, so the app refuses instead of falling back to
+/// handling keys without WebCrypto.
+pub fn may_handle_secrets() -> bool {
+    let w = window();
+    if w.is_secure_context() {
+        return true;
+    }
+    is_loopback_host(&w.location().hostname().unwrap_or_default())
+}
+
 /// The current path, without query or fragment.
 pub fn pathname() -> String {
     window().location().pathname().unwrap_or_default()
@@ -69,6 +95,26 @@ pub fn download_url_of(blob: &web_sys::Blob) -> Result<String, String> {
         .map_err(|_| "the browser could not hold the file".to_owned())?;
     web_sys::Url::create_object_url_with_blob(&octet)
         .map_err(|_| "the browser could not offer the file".to_owned())
+}
+
+/// Offers bytes as a download named `name` (an `application/octet-stream` Blob, so it never
+/// renders), through a link clicked once and an object URL revoked a minute later.
+pub fn download_bytes(bytes: &[u8], name: &str) -> Result<(), String> {
+    let url = object_url(bytes, "application/octet-stream")?;
+    let document = window()
+        .document()
+        .ok_or_else(|| "the page has no document".to_owned())?;
+    let a: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|_| "the browser could not offer the file".to_owned())?
+        .unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let revoke = wasm_bindgen::closure::Closure::once_into_js(move || revoke_url(&url));
+    let _ = window()
+        .set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 60_000);
+    Ok(())
 }
 
 /// Lets go of an object URL made by this page (keys and decrypted files are not left

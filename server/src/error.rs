@@ -99,6 +99,9 @@ pub enum ApiError {
     /// A study signature does not verify.
     #[error("the study signature does not verify with its public key")]
     BadSignature,
+    /// A study with this description (so with this id) already exists or existed.
+    #[error("this study already exists")]
+    StudyExists,
     /// The client made too many requests.
     #[error("too many requests")]
     RateLimited(u64),
@@ -226,6 +229,14 @@ impl ApiError {
                 S::BAD_REQUEST,
                 "bad_signature",
                 "The study signature does not verify with its public key.".into(),
+            ),
+            Self::StudyExists => (
+                S::CONFLICT,
+                "study_exists",
+                "A study with this exact signed description already exists: its id is derived \
+                 from the description. Sign a new description (with a new nonce) to create \
+                 another study."
+                    .into(),
             ),
             Self::RateLimited(_) => (
                 S::TOO_MANY_REQUESTS,

@@ -27,8 +27,8 @@ mod mask_preview;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use mask_preview::{PREVIEW_CHANGES, set_preview};
-use medseal_core::container::{Argon2Params, Encryptor, FileMeta, Recipient};
-use medseal_core::export::{Contribution, export, open_contribution};
+use medseal_core::container::{Encryptor, FileMeta, Recipient};
+use medseal_core::export::{export, open_contribution, open_contributions};
 use medseal_core::keystore::{StoredKey, seal_key};
 use medseal_core::mask::{MaskOptions, mask_bytes_preview};
 use medseal_core::pack::{pack, pack_meta};
@@ -204,7 +204,7 @@ fn store(key: &PrivateKey, request: &JsValue) -> Result<(), Failure> {
         &text(request, "passphrase"),
         &text(request, "label"),
         now(request),
-        Argon2Params::DEFAULT,
+        medseal_core::keystore::KEY_PARAMS,
     )
     .map_err(|e| fail("passphrase", e.to_string()))?;
     let json = serde_json::to_string(&stored).map_err(|e| fail("encode", e.to_string()))?;
@@ -216,10 +216,10 @@ fn store(key: &PrivateKey, request: &JsValue) -> Result<(), Failure> {
 }
 
 fn keygen(request: &JsValue) -> Result<(), Failure> {
-    if text(request, "passphrase").chars().count() < 8 {
+    if text(request, "passphrase").chars().count() < medseal_core::keystore::MIN_PASSPHRASE_CHARS {
         return Err(fail(
             "passphrase",
-            "Choose a passphrase of at least 8 characters.",
+            "Choose a passphrase of at least 12 characters.",
         ));
     }
     progress("Generating an RSA-3072 key pair", 0.0);
@@ -481,18 +481,17 @@ fn bundle(request: &JsValue, data: Vec<u8>) -> Result<(), Failure> {
     let items = parse_bundle(&data)
         .map_err(|e| fail("bundle", format!("The bundle cannot be read: {e}.")))?;
     let total = items.len().max(1);
-    let mut contributions: Vec<Contribution> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
+    // A contribution that cannot be opened is left out and listed, so that one anonymous bad
+    // upload cannot block the export of the others.
+    let (contributions, skipped) = open_contributions(&items, &key, |i| {
         progress("Decrypting contributions", i as f64 / total as f64);
-        contributions
-            .push(open_contribution(item, &key).map_err(|e| fail("decrypt", e.to_string()))?);
-    }
+    });
     progress("Building the export", 0.95);
     let study: Option<serde_json::Value> = get(request, "study")
         .as_string()
         .and_then(|s| serde_json::from_str(&s).ok());
     let k = get(request, "k").as_f64().unwrap_or(5.0) as u32;
-    let out = export(&contributions, study.as_ref(), k, now(request))
+    let out = export(&contributions, &skipped, study.as_ref(), k, now(request))
         .map_err(|e| fail("export", e.to_string()))?;
     let report = serde_json::to_string(&out.report).map_err(|e| fail("encode", e.to_string()))?;
     let array = Uint8Array::from(out.zip.as_slice());

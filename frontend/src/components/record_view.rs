@@ -46,6 +46,17 @@ fn today() -> String {
 #[function_component(RecordView)]
 pub fn record_view(props: &Props) -> Html {
     let file = &props.file;
+    {
+        // The object URLs die with the view.
+        let urls = (file.url.clone(), file.download_url.clone());
+        use_effect_with(urls, |(view, download)| {
+            let (view, download) = (view.clone(), download.clone());
+            move || {
+                crate::browser::revoke_url(&view);
+                crate::browser::revoke_url(&download);
+            }
+        });
+    }
     let media = file.media_type.to_ascii_lowercase();
     let name = file.name.to_ascii_lowercase();
     let body = if file.data.len() as u64 != file.size {

@@ -71,7 +71,7 @@ async fn load(id: &str, pin: &str) -> Study {
         }
         Err(f) => return Study::Failed(explain(&f)),
     };
-    match verify_study(&study, &spki, pin) {
+    match verify_study(id, &study, &spki, pin) {
         Ok(description) => Study::Ready {
             description: Box::new(description),
             spki,
@@ -236,9 +236,13 @@ pub fn contribute_page(props: &Props) -> Html {
             let transfer = Array::new();
             for (i, f) in files.iter().enumerate() {
                 let entry = Object::new();
-                // The original file name may hold the patient's name: send a neutral one.
-                let ext = f.name.rsplit_once('.').map(|(_, e)| e).unwrap_or("dat");
-                set(&entry, "name", &format!("record-{}.{ext}", i + 1).into());
+                // The original file name may hold the patient's name: send the share page's
+                // neutral one.
+                set(
+                    &entry,
+                    "name",
+                    &medseal_core::container::neutral_name(&f.name, i).into(),
+                );
                 set(&entry, "type", &f.media_type.clone().into());
                 set(&entry, "masked", &true.into());
                 let data = Uint8Array::from(f.data.as_slice());

@@ -65,9 +65,11 @@ pub fn keys_page() -> Html {
                 busy.set(Busy::Failed("The two passphrases differ.".into()));
                 return;
             }
-            if passphrase.chars().count() < 8 {
+            if passphrase.chars().count() < medseal_core::keystore::MIN_PASSPHRASE_CHARS {
                 busy.set(Busy::Failed(
-                    "Choose a passphrase of at least 8 characters.".into(),
+                    "Choose a passphrase of at least 12 characters: four unrelated words are \
+                     easy to remember and hard to guess."
+                        .into(),
                 ));
                 return;
             }
@@ -194,12 +196,38 @@ pub fn keys_page() -> Html {
             })
         };
         let is_published = published.contains(&k.fingerprint);
-        let export_link = exported
+        let export_pem = exported
             .as_ref()
             .filter(|(f, _)| *f == k.fingerprint)
-            .and_then(|(_, pem)| {
-                browser::object_url(pem.as_bytes(), "application/x-pem-file").ok()
-            });
+            .map(|(_, pem)| pem.clone());
+        // The encrypted key file is the stored record itself (FORMAT.md appendix A): still
+        // under the passphrase, and read by the medseal tool as the plain PEM is.
+        let on_download_encrypted = {
+            let (k, busy) = (k.clone(), busy.clone());
+            Callback::from(move |_| {
+                let json = serde_json::to_vec_pretty(&k).unwrap_or_default();
+                if let Err(m) = browser::download_bytes(
+                    &json,
+                    &format!("medseal-key-{}.medseal-key.json", &k.fingerprint[..8]),
+                ) {
+                    busy.set(Busy::Failed(m));
+                }
+            })
+        };
+        let on_download_pem = {
+            let (pem, name, busy) = (
+                export_pem.clone(),
+                format!("medseal-key-{}.pem", &k.fingerprint[..8]),
+                busy.clone(),
+            );
+            Callback::from(move |_| {
+                if let Some(pem) = &pem {
+                    if let Err(m) = browser::download_bytes(pem.as_bytes(), &name) {
+                        busy.set(Busy::Failed(m));
+                    }
+                }
+            })
+        };
         let share_link = format!("{}/to/{}", browser::origin(), k.fingerprint);
         html! {
             <article class="key-card" data-testid="key-card" data-fingerprint={k.fingerprint.clone()}>
@@ -217,10 +245,12 @@ pub fn keys_page() -> Html {
                 </p>
                 <details>
                     <summary data-testid="export-key-open">{ "Export the key file" }</summary>
-                    <p>{ "The key file holds your private key without a passphrase: it is what the medseal command-line tool reads. Keep it somewhere safe." }</p>
-                    <study_ui::KeyUnlock purpose="Unlock the key to export it." only={Some(k.fingerprint.clone())} on_unlocked={on_export} />
-                    if let Some(url) = export_link {
-                        <a data-testid="key-file-download" href={url} download={format!("medseal-key-{}.pem", &k.fingerprint[..8])}>{ "Download the key file" }</a>
+                    <p>{ "The encrypted key file keeps your private key under its passphrase; the medseal command-line tool reads it (give the passphrase in a file named by MEDSEAL_KEY_PASSPHRASE_FILE). Prefer it." }</p>
+                    <button data-testid="encrypted-key-download" onclick={on_download_encrypted}>{ "Download the encrypted key file" }</button>
+                    <p>{ "The plain key file holds your private key without a passphrase: anyone who gets a copy can open what was sealed to this key. Export it only if you need it, and keep it somewhere safe." }</p>
+                    <study_ui::KeyUnlock purpose="Unlock the key to export it without a passphrase." only={Some(k.fingerprint.clone())} on_unlocked={on_export} />
+                    if export_pem.is_some() {
+                        <button data-testid="key-file-download" onclick={on_download_pem}>{ "Download the plain key file" }</button>
                     }
                 </details>
                 <button class="danger" data-testid="delete-key" onclick={on_delete}>{ "Delete from this device" }</button>
@@ -245,12 +275,18 @@ pub fn keys_page() -> Html {
                 <label>{ "Name " }<input data-testid="key-label" value={(*label).clone()} oninput={bind(&label)} /></label>
                 <label>{ " Passphrase " }<input type="password" autocomplete="new-password" data-testid="key-passphrase" value={(*passphrase).clone()} oninput={bind(&passphrase)} /></label>
                 <label>{ " Again " }<input type="password" autocomplete="new-password" data-testid="key-passphrase-confirm" value={(*confirm).clone()} oninput={bind(&confirm)} /></label>
+                if !passphrase.is_empty() {
+                    <p class="meta" data-testid="passphrase-strength" aria-live="polite">{ medseal_core::keystore::passphrase_strength(&passphrase).hint() }</p>
+                }
                 <button type="submit" data-testid="key-create" disabled={matches!(*busy, Busy::Working(_))}>{ "Create key pair" }</button>
             </form>
             <h2>{ "Import a key file" }</h2>
             <form onsubmit={on_import}>
                 <input type="file" accept=".pem,.key,text/plain" data-testid="import-key-file" onchange={on_import_file} />
                 <label>{ " New passphrase " }<input type="password" autocomplete="new-password" data-testid="import-passphrase" value={(*import_passphrase).clone()} oninput={bind(&import_passphrase)} /></label>
+                if !import_passphrase.is_empty() {
+                    <p class="meta" data-testid="import-passphrase-strength" aria-live="polite">{ medseal_core::keystore::passphrase_strength(&import_passphrase).hint() }</p>
+                }
                 <button type="submit" data-testid="import-key" disabled={matches!(*busy, Busy::Working(_))}>{ "Import" }</button>
             </form>
         </section>

@@ -385,17 +385,6 @@ fn masked_entries(files: &[MaskedFile]) -> Array {
         .collect()
 }
 
-/// `masked-record-2.json` for the second file `Jane_Doe_MRN123.json`.
-fn neutral_name(original: &str, index: usize) -> String {
-    let extension = original.rsplit_once('.').map(|(_, ext)| ext).filter(|ext| {
-        !ext.is_empty() && ext.len() <= 8 && ext.chars().all(|c| c.is_ascii_alphanumeric())
-    });
-    match extension {
-        Some(ext) => format!("masked-record-{}.{}", index + 1, ext.to_ascii_lowercase()),
-        None => format!("masked-record-{}", index + 1),
-    }
-}
-
 async fn mask_files(files: &[web_sys::File]) -> Result<Preview, String> {
     let request = Object::new();
     set(&request, "op", &"mask".into());
@@ -411,7 +400,10 @@ async fn mask_files(files: &[web_sys::File]) -> Result<Preview, String> {
             MaskedFile {
                 // File names often carry the patient's name or record number: a masked file gets a
                 // neutral name that keeps only the extension.
-                name: neutral_name(&get(&f, "name").as_string().unwrap_or_default(), i),
+                name: medseal_core::container::neutral_name(
+                    &get(&f, "name").as_string().unwrap_or_default(),
+                    i,
+                ),
                 media_type: get(&f, "type").as_string().unwrap_or_default(),
                 data: Rc::new(Uint8Array::new(&get(&f, "data")).to_vec()),
                 report: Array::from(&get(&f, "report"))

@@ -28,16 +28,50 @@ enum Stage {
     Failed(String),
 }
 
+/// Checks the served study as the CLI's `medseal bundle --server` does: the description is the
+/// one this study id was derived from and it is signed by the unlocked key. Returns the
+/// description and the signed description's JSON (put in the export as is).
+fn verify_own_study(
+    id: &str,
+    raw: Option<&[u8]>,
+    unlocked: &Unlocked,
+) -> Result<(medseal_core::study::StudyDescription, String), String> {
+    let raw = raw.ok_or("The study description could not be loaded from the server.")?;
+    let spki = medseal_core::id::from_b64url(&unlocked.stored.spki)
+        .map_err(|_| "The stored key is damaged.".to_owned())?;
+    let description =
+        medseal_core::study::verify_study(id, raw, &spki, &unlocked.stored.fingerprint).map_err(
+            |e| {
+                format!(
+                    "Refusing this study: it is not a study signed by your key, or the server \
+                     changed it ({e}). Nothing was decrypted."
+                )
+            },
+        )?;
+    let signed: SignedStudy = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(&signed.description).map_err(|e| e.to_string())?;
+    Ok((description, json))
+}
+
 #[function_component(StudyAdminPage)]
 pub fn study_admin_page(props: &Props) -> Html {
     let token = use_state(String::new);
+    // The signed study as served: shown only as a title until it is verified with the
+    // researcher's own key, which happens before anything is decrypted.
     let study = use_state(|| None::<serde_json::Value>);
+    let study_raw = use_state(|| None::<Vec<u8>>);
+    let removed = use_state(Vec::<String>::new);
     let list = use_state(|| None::<Result<Vec<ContributionInfo>, String>>);
     let key = use_state(|| None::<Unlocked>);
     let stage = use_state(|| Stage::Idle);
     {
-        let (token, study, list, id) =
-            (token.clone(), study.clone(), list.clone(), props.id.clone());
+        let (token, study, study_raw, list, id) = (
+            token.clone(),
+            study.clone(),
+            study_raw.clone(),
+            list.clone(),
+            props.id.clone(),
+        );
         use_effect_with((), move |()| {
             let mut fragment = browser::take_fragment();
             wasm_bindgen_futures::spawn_local(async move {
@@ -49,12 +83,11 @@ pub fn study_admin_page(props: &Props) -> Html {
                         .unwrap_or_default();
                 }
                 token.set(fragment.clone());
-                if let Ok(signed) = api_study::fetch_study(&id)
-                    .await
-                    .map_err(|_| ())
-                    .and_then(|b| serde_json::from_slice::<SignedStudy>(&b).map_err(|_| ()))
-                {
-                    study.set(Some(signed.description));
+                if let Ok(raw) = api_study::fetch_study(&id).await {
+                    if let Ok(signed) = serde_json::from_slice::<SignedStudy>(&raw) {
+                        study.set(Some(signed.description));
+                    }
+                    study_raw.set(Some(raw));
                 }
                 list.set(Some(
                     api_study::list_contributions(&id, &fragment)
@@ -75,11 +108,6 @@ pub fn study_admin_page(props: &Props) -> Html {
         .and_then(|t| t.as_str())
         .unwrap_or("Study")
         .to_owned();
-    let k = study
-        .as_ref()
-        .and_then(|d| d.get("min_k"))
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(5);
     let fingerprint = study
         .as_ref()
         .and_then(|d| d.get("key_fingerprint"))
@@ -91,19 +119,29 @@ pub fn study_admin_page(props: &Props) -> Html {
         Callback::from(move |u: Unlocked| key.set(Some(u)))
     };
     let on_download = {
-        let (key, token, stage, id, study) = (
+        let (key, token, stage, id, study_raw) = (
             key.clone(),
             token.clone(),
             stage.clone(),
             props.id.clone(),
-            study.clone(),
+            study_raw.clone(),
         );
         Callback::from(move |_| {
             let Some(unlocked) = (*key).clone() else {
                 return;
             };
             let (token, stage, id) = ((*token).clone(), stage.clone(), id.clone());
-            let study_json = study.as_ref().and_then(|d| serde_json::to_string(d).ok());
+            // The study must be this id's, signed by the researcher's own key: its k comes
+            // from the verified description, never from what the server says.
+            let verified = match verify_own_study(&id, study_raw.as_deref(), &unlocked) {
+                Ok(v) => v,
+                Err(m) => {
+                    stage.set(Stage::Failed(m));
+                    return;
+                }
+            };
+            let k = verified.0.min_k;
+            let study_json = Some(verified.1);
             stage.set(Stage::Working("Downloading the bundle".into(), 0.0));
             wasm_bindgen_futures::spawn_local(async move {
                 // The worker downloads the bundle in one stream and decrypts it, off the page.
@@ -189,6 +227,37 @@ pub fn study_admin_page(props: &Props) -> Html {
                             <a data-testid="bundle-export" href={url.clone()} download={format!("medseal-study-{}.zip", props.id)}>
                                 { "Download the export (FHIR NDJSON, CSV tables, manifest, risk report)" }
                             </a>
+                            if !report.skipped.is_empty() {
+                                <div data-testid="skipped-contributions" role="alert">
+                                    <p>{ format!("{} contribution(s) could not be opened and were left out of the export (they are listed in manifest.json and the risk report). Contributions are anonymous: anyone with the study link can upload one.", report.skipped.len()) }</p>
+                                    <ul>{ for report.skipped.iter().map(|c| {
+                                        let gone = removed.contains(&c.id);
+                                        let on_delete = {
+                                            let (removed, token, sid, cid) = (removed.clone(), (*token).clone(), props.id.clone(), c.id.clone());
+                                            Callback::from(move |_| {
+                                                let (removed, token, sid, cid) = (removed.clone(), token.clone(), sid.clone(), cid.clone());
+                                                wasm_bindgen_futures::spawn_local(async move {
+                                                    if api_study::withdraw(&sid, &cid, &token).await.is_ok() {
+                                                        let mut list = (*removed).clone();
+                                                        list.push(cid);
+                                                        removed.set(list);
+                                                    }
+                                                });
+                                            })
+                                        };
+                                        html! {
+                                            <li data-testid="skipped-contribution" data-id={c.id.clone()}>
+                                                <span class="mono">{ &c.id }</span>{ format!(": {}", c.reason) }
+                                                if gone {
+                                                    { " (deleted)" }
+                                                } else {
+                                                    { " " }<button data-testid="delete-contribution" onclick={on_delete}>{ "Delete it from the server" }</button>
+                                                }
+                                            </li>
+                                        }
+                                    }) }</ul>
+                                </div>
+                            }
                             <h2>{ "Re-identification risk" }</h2>
                             <div data-testid="risk-report" data-patients={report.patients.to_string()}
                                  data-under-k={report.under_k.len().to_string()} data-smallest={report.smallest_group.to_string()}>

@@ -55,7 +55,8 @@ pub struct SignedStudy {
 /// A study was created. The admin token is shown only here.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct StudyCreated {
-    /// 128-bit study identifier.
+    /// 128-bit study identifier: base64url of the first 16 bytes of SHA-256("medseal/v1 study
+    /// id" || 0x00 || canonical JSON of the description), which clients recompute.
     pub id: String,
     /// Bearer token to list and download contributions.
     pub admin_token: String,
@@ -151,7 +152,7 @@ pub fn latest_close(now: u64, max_expiry: u64) -> u64 {
 /// `400 bad_expiry`.
 #[utoipa::path(post, path = "/api/studies", tag = "studies", request_body = SignedStudy,
     responses((status = 201, body = StudyCreated),
-              (status = 400, description = "`bad_request`, `bad_signature`, or `bad_expiry`: closes_at in the past or more than --max-expiry ahead", body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
+              (status = 400, description = "`bad_request`, `bad_signature`, or `bad_expiry`: closes_at in the past or more than --max-expiry ahead", body = crate::openapi::ErrorBody), (status = 409, description = "`study_exists`: this signed description was already posted (the id is derived from it)", body = crate::openapi::ErrorBody), (status = 413, body = crate::openapi::ErrorBody), (status = 422, body = crate::openapi::ErrorBody), (status = 507, body = crate::openapi::ErrorBody)))]
 #[instrument(skip_all)]
 pub async fn create(
     State(state): State<AppState>,
@@ -226,9 +227,15 @@ pub async fn create(
         Some(t) => t,
     };
     let expires_at = closes_at.saturating_add(s.study_retention);
-    let id = new_id()?;
+    // The id is derived from the signed description (FORMAT.md appendix A), so every client
+    // can check that the description it is served is the one of the id in its link.
+    let id = medseal_core::study::study_id_of(&signed.description)
+        .map_err(|e| ApiError::BadRequest(format!("description: {e}")))?;
     let admin_token = new_token()?;
     let study = Object::study(&id)?;
+    if state.objects.tomb(&study).await?.is_some() {
+        return Err(ApiError::StudyExists);
+    }
     let meta = StudyMeta {
         admin_token_sha256: hash_token(&admin_token),
         created_at,
@@ -241,7 +248,11 @@ pub async fn create(
         .objects
         .store
         .create(&description_key(&study)?, raw)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::AlreadyExists => ApiError::StudyExists,
+            other => other.into(),
+        })?;
     let meta_bytes = serde_json::to_vec(&meta).map_err(|e| ApiError::Internal(e.to_string()))?;
     state
         .objects

@@ -296,6 +296,11 @@ async fn study_signatures_cover_the_documented_bytes() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    // The id is derived from the description (FORMAT.md appendix A), so clients can check it.
+    assert_eq!(
+        r.json()["id"],
+        medseal_core::study::study_id_of(&description).unwrap()
+    );
 
     let core_key = medseal_core::pki::PrivateKey::from_pkcs8_der(
         rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(key())
@@ -309,10 +314,26 @@ async fn study_signatures_cover_the_documented_bytes() {
             &description,
         )
         .unwrap();
+    // The same description again (with a fresh PSS signature) would be the same id: refused,
+    // so no one can take over a study by reposting its public description.
+    app.post_json(
+        "/api/studies",
+        json!({"description": description, "signature": medseal_core::id::b64url(&sig)}),
+    )
+    .await
+    .expect_err(409, "study_exists");
+    let mut description2 = description.clone();
+    description2["nonce"] = json!("second");
+    let sig = core_key
+        .sign_canonical(
+            medseal_server::handlers::studies::STUDY_CONTEXT,
+            &description2,
+        )
+        .unwrap();
     let r = app
         .post_json(
             "/api/studies",
-            json!({"description": description, "signature": medseal_core::id::b64url(&sig)}),
+            json!({"description": description2, "signature": medseal_core::id::b64url(&sig)}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
