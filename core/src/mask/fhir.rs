@@ -18,7 +18,8 @@ use super::zip::generalize_zip;
 const PERSON_TYPES: [&str; 3] = ["Patient", "RelatedPerson", "Person"];
 
 /// Elements that hold codes, URIs and other machine values, never free text.
-const NOT_TEXT: [&str; 16] = [
+const NOT_TEXT: [&str; 17] = [
+    "hash",
     "resourceType",
     "system",
     "url",
@@ -37,8 +38,63 @@ const NOT_TEXT: [&str; 16] = [
     "data",
 ];
 
-/// Elements that hold machine timestamps (FHIR `instant`).
-const INSTANT_KEYS: [&str; 4] = ["issued", "lastUpdated", "recorded", "instant"];
+/// Elements of FHIR type `instant` by name alone, wherever they are.
+const INSTANT_KEYS: [&str; 5] = ["issued", "lastUpdated", "valueInstant", "instant", "when"];
+
+/// Elements of type `instant` that share their name with `date`/`dateTime` elements of other
+/// resources: (resource type, path from the resource).
+const INSTANT_PATHS: [(&str, &str); 14] = [
+    ("Provenance", "recorded"),
+    ("AuditEvent", "recorded"),
+    ("DocumentReference", "date"),
+    ("Bundle", "timestamp"),
+    ("Bundle", "entry.response.lastModified"),
+    ("Appointment", "start"),
+    ("Appointment", "end"),
+    ("AppointmentResponse", "start"),
+    ("AppointmentResponse", "end"),
+    ("Slot", "start"),
+    ("Slot", "end"),
+    ("Subscription", "end"),
+    ("DeviceMetric", "calibration.time"),
+    ("Media", "issued"),
+];
+
+/// Elements of type `instant` that FHIR R4 requires (min 1): they cannot be removed, so
+/// generalising them gives the first instant of their year instead of a bare year (which the
+/// type does not allow). `when` is Signature.when.
+const REQUIRED_INSTANTS: [(&str, &str); 5] = [
+    ("Provenance", "recorded"),
+    ("AuditEvent", "recorded"),
+    ("Slot", "start"),
+    ("Slot", "end"),
+    ("*", "when"),
+];
+
+/// Whether the element at this path of this resource is of type `instant`.
+fn is_instant(rtype: &str, path: &[String], key: &str) -> bool {
+    if INSTANT_KEYS.contains(&key) {
+        return true;
+    }
+    let joined = path.join(".");
+    INSTANT_PATHS
+        .iter()
+        .any(|(r, p)| *r == rtype && *p == joined)
+}
+
+/// Whether an `instant` element is required, so it must be kept in some valid form.
+fn instant_required(rtype: &str, path: &[String], key: &str) -> bool {
+    let joined = path.join(".");
+    REQUIRED_INSTANTS
+        .iter()
+        .any(|(r, p)| (*r == rtype && *p == joined) || (*r == "*" && *p == key))
+}
+
+/// The note the report carries when timestamps were generalised.
+const INSTANT_NOTE: &str = "Timestamps (FHIR instant: when a result was issued, a document \
+     made, a record last changed) cannot hold a year alone: optional ones were removed, and \
+     required ones (when a provenance or audit record was made, signature times, slot times) \
+     were set to 1 January of their year, 00:00 UTC.";
 
 /// Elements whose values are never dates even when they look like one.
 const NOT_DATE: [&str; 9] = [
@@ -779,7 +835,7 @@ impl<'p> Engine<'p> {
                     let datey =
                         b.len() >= 7 || key.contains("ate") || matches!(key, "start" | "end");
                     if datey && let Some(d) = FhirDate::parse(s) {
-                        return Some(if INSTANT_KEYS.contains(&key) {
+                        return Some(if is_instant(&cx.rtype, &cx.path, key) {
                             DataType::Instant
                         } else if d.time.is_empty() {
                             DataType::Date
@@ -1097,6 +1153,17 @@ impl<'p> Engine<'p> {
                 if let Some(d) = FhirDate::parse(&s) {
                     if key == "birthDate" && self.over_89(&s) {
                         return self.ninety_or_older(id, key, &s, cx);
+                    }
+                    if dt == Some(DataType::Instant) {
+                        self.tally.note(INSTANT_NOTE.to_owned());
+                        self.tally.add(id, kind, g);
+                        if !instant_required(&cx.rtype, &cx.path, key) {
+                            self.record(cx, id, kind, Method::Redact, &Value::String(s), None);
+                            return None;
+                        }
+                        let out = Value::String(format!("{:04}-01-01T00:00:00Z", d.year));
+                        self.record(cx, id, kind, g, &Value::String(s), Some(&out));
+                        return Some(out);
                     }
                     let year = Value::String(d.year_string());
                     if year != s.as_str() {

@@ -233,12 +233,26 @@ fn safe_harbor_removes_every_listed_identifier_and_keeps_the_medicine() {
         }
         // 3. No day-precision date is left in structured data or in the notes.
         each_string(&masked, "", &mut |k, s| {
-            if k != "code" && k != "div" {
+            // A required FHIR `instant` (Provenance.recorded, Signature.when, Slot times)
+            // cannot hold a bare year: it keeps only its year as 1 January, 00:00 UTC.
+            let year_instant = matches!(k, "recorded" | "when" | "start" | "end")
+                && s.len() == 20
+                && s.ends_with("-01-01T00:00:00Z");
+            if k != "code" && k != "div" && !year_instant {
                 let d = FhirDate::parse(s);
                 assert!(
                     d.is_none_or(|d| !d.has_day()),
                     "{name}: {k} = {s:?} still has a day"
                 );
+            }
+            // 4. Elements of FHIR type `instant` stay valid instants (a bare year is not one):
+            // kept with a full time and zone, or removed.
+            if matches!(k, "issued" | "recorded" | "lastUpdated") {
+                let ok = s.len() >= 20
+                    && s.as_bytes()[4] == b'-'
+                    && s.as_bytes()[10] == b'T'
+                    && (s.ends_with('Z') || s.contains('+') || s[19..].contains('-'));
+                assert!(ok, "{name}: {k} = {s:?} is not a FHIR instant");
             }
         });
         for d in strings_of(&ids["exact_dates"], "values") {
