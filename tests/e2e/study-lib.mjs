@@ -143,6 +143,8 @@ export function fingerprintOf(spkiDer) {
 
 /** Opens the admin page, unlocks the key, decrypts the bundle and returns the export's entries. */
 export async function exportStudy(page, adminLink, passphrase) {
+  // From the same link's page, a goto would only be a fragment navigation and keep its state.
+  await page.goto('about:blank');
   await page.goto(adminLink);
   await page.getByTestId('contribution-count').waitFor({ timeout: 30_000 });
   await page.getByTestId('unlock-passphrase').fill(passphrase);
