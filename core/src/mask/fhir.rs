@@ -914,7 +914,16 @@ impl<'p> Engine<'p> {
         {
             return self.apply(rule, v, key, dt, cx);
         }
-        self.descend(v, key, dt, cx)
+        let out = self.descend(v, key, dt, cx);
+        if ext.is_some()
+            && let Some(Value::Object(m)) = &out
+            && !m.keys().any(|k| k.starts_with("value") || k == "extension")
+        {
+            // An extension must have a value or extensions (FHIR ext-1): one whose value was
+            // removed (an instant, say) goes as a whole rather than as a bare url.
+            return None;
+        }
+        out
     }
 
     fn descend(&mut self, v: Value, key: &str, dt: Option<DataType>, cx: &mut Cx) -> Option<Value> {

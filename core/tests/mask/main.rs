@@ -11,6 +11,7 @@ mod policy;
 mod preview;
 mod rules;
 mod scale;
+mod schema;
 
 use medseal_core::mask::{MaskOptions, MaskReport, Policy, PseudonymKey, mask_bytes_with};
 use serde_json::Value;
