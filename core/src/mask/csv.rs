@@ -26,6 +26,21 @@ struct Column {
     role: Role,
     value: Option<String>,
     rule: String,
+    /// How the column was recognised, for the report.
+    how: How,
+}
+
+/// How a column's treatment was chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    /// The policy names the column.
+    Policy,
+    /// Its header is a known name, or has words that say what it holds.
+    Header,
+    /// Its cells are mostly of one kind of identifier.
+    Content,
+    /// Nothing said what it holds: its cells are scanned as free text.
+    FreeText,
 }
 
 /// Built-in rules for common header names (already normalised).
@@ -35,10 +50,16 @@ fn default_column(name: &str, date_method: Method) -> Option<(Method, Identifier
     let r = match name {
         "name" | "firstname" | "lastname" | "givenname" | "familyname" | "fullname"
         | "patientname" | "given" | "family" | "middlename" | "first" | "last" | "maiden"
-        | "maidenname" | "mothersmaidenname" | "surname" => (M::Redact, K::Names, Role::Plain),
+        | "maidenname" | "mothersmaidenname" | "surname" | "middle" | "mi" | "prefix"
+        | "suffix" | "initials" => (M::Redact, K::Names, Role::Plain),
         "address" | "street" | "streetaddress" | "address1" | "address2" | "addressline"
         | "line" | "city" | "county" | "district" | "birthplace" | "lat" | "lon" | "lng"
-        | "latitude" | "longitude" | "town" => (M::Redact, K::Geographic, Role::Plain),
+        | "latitude" | "longitude" | "town" | "fips" | "countyfips" | "fipscode" => {
+            (M::Redact, K::Geographic, Role::Plain)
+        }
+        // Safe Harbor keeps states (and countries): such a column is kept as it is.
+        "state" | "statecode" | "stateabbr" | "stateabbreviation" | "statename" | "country"
+        | "countrycode" | "countryname" | "nation" => (M::Keep, K::Geographic, Role::Plain),
         "zip" | "zipcode" | "postalcode" | "postcode" | "zip5" => {
             (M::Generalize, K::Geographic, Role::Zip)
         }
@@ -76,6 +97,326 @@ fn default_column(name: &str, date_method: Method) -> Option<(Method, Identifier
         _ => return None,
     };
     Some(r)
+}
+
+/// The words of a header: split at anything not a letter or digit and where a lower-case
+/// letter meets an upper-case one (`patientFirstName`), lower-cased.
+fn header_words(header: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in header.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            words.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        cur.push(c.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// Header words that say a `...name` column names a thing, not a person.
+const NOT_PERSON: [&str; 40] = [
+    "drug",
+    "medication",
+    "medicine",
+    "med",
+    "product",
+    "brand",
+    "generic",
+    "test",
+    "lab",
+    "procedure",
+    "code",
+    "device",
+    "facility",
+    "organization",
+    "organisation",
+    "org",
+    "hospital",
+    "clinic",
+    "payer",
+    "payor",
+    "plan",
+    "insurer",
+    "vaccine",
+    "allergen",
+    "specimen",
+    "file",
+    "display",
+    "condition",
+    "diagnosis",
+    "unit",
+    "study",
+    "site",
+    "department",
+    "dept",
+    "ward",
+    "pharmacy",
+    "column",
+    "field",
+    "table",
+    "panel",
+];
+
+/// What a column is, read from the words of its header when no exact name is known: person
+/// names of any part, places below a state, contacts, numbers that identify, dates. `None`
+/// for a header that says none of these (its cells are then scanned as free text).
+fn column_by_words(header: &str, date_method: Method) -> Option<(Method, IdentifierKind, Role)> {
+    use IdentifierKind as K;
+    use Method as M;
+    let words = header_words(header);
+    let joined: String = words.concat();
+    let has = |list: &[&str]| words.iter().any(|w| list.contains(&w.as_str()));
+    let contains = |list: &[&str]| list.iter().any(|p| joined.contains(p));
+    let last = words.last().map_or("", String::as_str);
+    if has(&["ssn", "social"]) || contains(&["ssn", "socialsecurity"]) {
+        return Some((M::Redact, K::Ssn, Role::Plain));
+    }
+    if has(&["email", "mail"]) || contains(&["email"]) {
+        return Some((M::Redact, K::Email, Role::Plain));
+    }
+    if has(&["fax"]) || contains(&["faxnumber"]) {
+        return Some((M::Redact, K::Fax, Role::Plain));
+    }
+    if has(&["phone", "telephone", "tel", "mobile", "cellphone", "pager"]) || contains(&["phone"]) {
+        return Some((M::Redact, K::Telephone, Role::Plain));
+    }
+    if has(&["url", "website", "homepage", "web", "uri"]) || contains(&["website"]) {
+        return Some((M::Redact, K::Url, Role::Plain));
+    }
+    if contains(&["ipaddress", "ipaddr"]) {
+        return Some((M::Redact, K::Ip, Role::Plain));
+    }
+    if has(&[
+        "fingerprint",
+        "voiceprint",
+        "biometric",
+        "biometrics",
+        "retina",
+        "iris",
+        "faceprint",
+    ]) || contains(&["fingerprint", "voiceprint", "biometric"])
+    {
+        return Some((M::Redact, K::Biometric, Role::Plain));
+    }
+    if has(&[
+        "photo",
+        "photograph",
+        "picture",
+        "selfie",
+        "portrait",
+        "headshot",
+    ]) {
+        return Some((M::Redact, K::Photo, Role::Plain));
+    }
+    if has(&["vin", "plate", "vehicle"]) || contains(&["licenseplate", "licenceplate"]) {
+        return Some((M::Redact, K::Vehicle, Role::Plain));
+    }
+    if has(&["serial", "udi", "imei", "sn"]) || contains(&["serialnumber", "serialno"]) {
+        return Some((M::Redact, K::Device, Role::Plain));
+    }
+    if has(&[
+        "license",
+        "licence",
+        "drivers",
+        "driver",
+        "dl",
+        "passport",
+        "certificate",
+        "permit",
+    ]) || contains(&["license", "licence", "passport"])
+    {
+        return Some((M::Redact, K::License, Role::Plain));
+    }
+    if has(&[
+        "member",
+        "subscriber",
+        "beneficiary",
+        "medicaid",
+        "medicare",
+        "policy",
+    ]) || contains(&[
+        "memberid",
+        "healthplan",
+        "subscriberid",
+        "policynumber",
+        "insuranceid",
+        "insurancenumber",
+    ]) {
+        return Some((M::Redact, K::HealthPlan, Role::Plain));
+    }
+    if has(&["account", "acct", "billing", "invoice", "claim"]) || contains(&["account"]) {
+        return Some((M::Pseudonym, K::Account, Role::Plain));
+    }
+    if has(&["mrn"]) || contains(&["medicalrecord"]) {
+        return Some((M::Pseudonym, K::Mrn, Role::PatientId));
+    }
+    if has(&["zip", "zipcode", "postal", "postcode", "zip5", "zip9"])
+        || contains(&["zipcode", "postalcode"])
+    {
+        return Some((M::Generalize, K::Geographic, Role::Zip));
+    }
+    if has(&[
+        "address",
+        "addr",
+        "street",
+        "city",
+        "town",
+        "county",
+        "district",
+        "birthplace",
+        "lat",
+        "latitude",
+        "lon",
+        "lng",
+        "longitude",
+        "fips",
+        "geo",
+        "geolocation",
+        "neighborhood",
+        "neighbourhood",
+        "borough",
+        "apartment",
+        "apt",
+        "residence",
+        "village",
+        "municipality",
+        "parish",
+        "suburb",
+        "coordinates",
+        "gps",
+    ]) || contains(&[
+        "address",
+        "street",
+        "latitude",
+        "longitude",
+        "birthplace",
+        "county",
+        "censustract",
+    ]) {
+        return Some((M::Redact, K::Geographic, Role::Plain));
+    }
+    if has(&["state", "country", "province", "nationality"]) {
+        return Some((M::Keep, K::Geographic, Role::Plain));
+    }
+    // Person names of any part; "...name" unless the header says it names a thing.
+    if has(&[
+        "middle",
+        "maiden",
+        "surname",
+        "forename",
+        "fname",
+        "lname",
+        "mname",
+        "nickname",
+        "alias",
+        "initials",
+        "firstname",
+        "lastname",
+        "middlename",
+        "fullname",
+    ]) || contains(&[
+        "firstname",
+        "lastname",
+        "middlename",
+        "maidenname",
+        "surname",
+        "givenname",
+        "familyname",
+        "fullname",
+        "nickname",
+        "forename",
+    ]) || ((has(&["name", "nm"]) || joined.ends_with("name")) && !has(&NOT_PERSON))
+    {
+        return Some((M::Redact, K::Names, Role::Plain));
+    }
+    if has(&["dob", "birthdate", "birthday"]) || contains(&["dateofbirth", "birthdate"]) {
+        return Some((M::Generalize, K::Dates, Role::BirthDate));
+    }
+    if has(&["date", "time", "datetime", "timestamp", "dt", "day"]) {
+        return Some((date_method, K::Dates, Role::Date));
+    }
+    if has(&["age"]) {
+        return Some((M::Generalize, K::Dates, Role::Age));
+    }
+    if matches!(
+        last,
+        "id" | "uuid" | "guid" | "identifier" | "key" | "number" | "no" | "num" | "nbr"
+    ) && !has(&["code"])
+    {
+        return Some((M::Pseudonym, K::Other, Role::Plain));
+    }
+    None
+}
+
+/// Whether a cell is a UUID (8-4-4-4-12 hexadecimal digits), the shape of record ids.
+fn is_uuid(s: &str) -> bool {
+    let b = s.trim().as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// What a column is, read from its cells when its header says nothing: a column whose cells
+/// are mostly e-mail addresses, phone numbers, social security numbers, web or IP addresses
+/// (each cell one whole match of the text scanner), or UUIDs, is that.
+fn column_by_content<'a>(
+    cells: impl Iterator<Item = &'a str>,
+) -> Option<(Method, IdentifierKind, Role)> {
+    use super::policy::TextPattern as P;
+    let patterns = [P::Email, P::Phone, P::Ssn, P::Url, P::Ip];
+    let scanner = Scanner {
+        patterns: &patterns,
+        dates: Method::Keep,
+        shift_days: 0,
+    };
+    let mut seen = 0u32;
+    let mut by_kind: std::collections::BTreeMap<IdentifierKind, u32> =
+        std::collections::BTreeMap::new();
+    let mut uuids = 0u32;
+    for cell in cells.map(str::trim).filter(|c| !c.is_empty()).take(200) {
+        seen += 1;
+        if is_uuid(cell) {
+            uuids += 1;
+            continue;
+        }
+        let mut whole: Option<IdentifierKind> = None;
+        let mut hits = 0;
+        let _ = scanner.apply(cell, &mut |h| {
+            hits += 1;
+            if h.start == 0 && h.end == cell.len() {
+                whole = Some(h.kind);
+            }
+        });
+        if let (Some(k), 1) = (whole, hits) {
+            *by_kind.entry(k).or_default() += 1;
+        }
+    }
+    if seen == 0 {
+        return None;
+    }
+    // More than half of the cells seen.
+    if uuids * 2 > seen {
+        return Some((Method::Pseudonym, IdentifierKind::Other, Role::Plain));
+    }
+    let (kind, n) = by_kind.into_iter().max_by_key(|(_, n)| *n)?;
+    (n * 2 > seen).then_some((Method::Redact, kind, Role::Plain))
 }
 
 /// Splits CSV text into rows of fields (RFC 4180: quotes, doubled quotes, CRLF or LF).
@@ -181,9 +522,12 @@ pub(crate) fn mask_csv(
         .map_or(policy.text.dates, |r| r.method);
     let columns: Vec<Column> = header
         .iter()
-        .map(|h| {
+        .enumerate()
+        .map(|(i, h)| {
             let n = normalize_column(h);
-            let role_guess = default_column(&n, date_method).map_or(Role::Plain, |d| d.2);
+            let by_header =
+                default_column(&n, date_method).or_else(|| column_by_words(h, date_method));
+            let role_guess = by_header.map_or(Role::Plain, |d| d.2);
             if let Some(c) = policy
                 .csv
                 .columns
@@ -199,15 +543,25 @@ pub(crate) fn mask_csv(
                         .as_ref()
                         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)),
                     rule: format!("csv:{}", c.column),
+                    how: How::Policy,
                 };
             }
-            match default_column(&n, date_method).filter(|_| policy.csv.default_columns) {
-                Some((method, kind, role)) => Column {
+            let found = if policy.csv.default_columns {
+                by_header.map(|d| (d, How::Header)).or_else(|| {
+                    column_by_content(body.iter().filter_map(|r| r.get(i)).map(String::as_str))
+                        .map(|d| (d, How::Content))
+                })
+            } else {
+                None
+            };
+            match found {
+                Some(((method, kind, role), how)) => Column {
                     method: Some(method),
                     kind,
                     role,
                     value: None,
                     rule: format!("csv-default:{n}"),
+                    how,
                 },
                 None => Column {
                     method: None,
@@ -215,10 +569,14 @@ pub(crate) fn mask_csv(
                     role: Role::Plain,
                     value: None,
                     rule: String::new(),
+                    how: How::FreeText,
                 },
             }
         })
         .collect();
+    for (h, c) in header.iter().zip(&columns) {
+        engine.tally.column(h, column_treatment(c));
+    }
     for (i, r) in body.iter().enumerate() {
         if r.len() != header.len() && !(r.len() == 1 && r[0].is_empty()) {
             return Err(MaskError::Csv {
@@ -227,11 +585,10 @@ pub(crate) fn mask_csv(
             });
         }
     }
-    // Pre-pass: the identifying cells of a row are known identifiers for the sweep of that
-    // row's free-text cells (per row, so the cost stays linear in the size of the table).
-    let mut sweeps: Vec<Sweep> = Vec::with_capacity(body.len());
+    // Pre-pass: the identifying cells of every row are known identifiers for the sweep of
+    // every scanned cell of the file (one automaton, built once, so the cost stays linear).
+    let mut sweep = Sweep::default();
     for r in body {
-        let mut sweep = Sweep::default();
         for (cell, col) in r.iter().zip(&columns) {
             if cell.is_empty() {
                 continue;
@@ -243,10 +600,23 @@ pub(crate) fn mask_csv(
                         sweep.add(cell, IdentifierKind::Dates);
                     }
                 }
+                (_, Role::Zip) if cell.trim().len() >= 5 => {
+                    sweep.add(cell, IdentifierKind::Geographic);
+                }
+                (_, Role::Zip) => {}
                 (Some(Method::Redact | Method::Pseudonym | Method::Substitute), _) => {
-                    if col.kind == IdentifierKind::Names || col.kind == IdentifierKind::Geographic {
+                    if col.kind == IdentifierKind::Names {
                         for part in cell.split_whitespace().filter(|p| p.len() >= 2) {
                             sweep.add(part, col.kind);
+                        }
+                    } else if col.kind == IdentifierKind::Geographic {
+                        // The place names in an address or birthplace, not its numbers (a
+                        // suite number would eat "9039.16") nor its street words (a "Tunnel"
+                        // would eat "carpal tunnel").
+                        for part in cell.split(|c: char| c.is_whitespace() || c == ',') {
+                            if is_place_word(part) {
+                                sweep.add(part, col.kind);
+                            }
                         }
                     }
                     if cell.len() >= 4 || col.kind == IdentifierKind::Names {
@@ -256,7 +626,6 @@ pub(crate) fn mask_csv(
                 _ => {}
             }
         }
-        sweeps.push(sweep);
     }
     engine.tally.records = body.len() as u64;
     let patient_col = columns.iter().position(|c| c.role == Role::PatientId);
@@ -268,11 +637,11 @@ pub(crate) fn mask_csv(
         write_field(&mut out, h);
     }
     out.push_str(newline);
-    for (n, (r, mut sweep)) in body.iter().zip(sweeps).enumerate() {
+    std::mem::swap(&mut engine.sweep, &mut sweep);
+    for (n, r) in body.iter().enumerate() {
         if r.len() == 1 && r[0].is_empty() {
             continue;
         }
-        std::mem::swap(&mut engine.sweep, &mut sweep);
         let patient = patient_col
             .and_then(|p| r.get(p))
             .cloned()
@@ -288,10 +657,124 @@ pub(crate) fn mask_csv(
             let masked = mask_cell(engine, cell, col, &patient, &at);
             write_field(&mut out, &masked);
         }
-        std::mem::swap(&mut engine.sweep, &mut sweep);
         out.push_str(newline);
     }
+    std::mem::swap(&mut engine.sweep, &mut sweep);
     Ok(out)
+}
+
+/// Words of addresses that name no place: USPS street suffixes and unit designators
+/// (Publication 28, appendices C1 and C2, common forms) and compass points.
+const STREET_WORDS: [&str; 72] = [
+    "street",
+    "st",
+    "avenue",
+    "ave",
+    "road",
+    "rd",
+    "boulevard",
+    "blvd",
+    "lane",
+    "ln",
+    "drive",
+    "dr",
+    "court",
+    "ct",
+    "way",
+    "place",
+    "pl",
+    "terrace",
+    "ter",
+    "circle",
+    "cir",
+    "parkway",
+    "pkwy",
+    "highway",
+    "hwy",
+    "square",
+    "sq",
+    "trail",
+    "trl",
+    "tunnel",
+    "vale",
+    "suite",
+    "ste",
+    "apt",
+    "apartment",
+    "unit",
+    "row",
+    "loop",
+    "run",
+    "path",
+    "pike",
+    "park",
+    "walk",
+    "hill",
+    "heights",
+    "gardens",
+    "crossing",
+    "ridge",
+    "point",
+    "port",
+    "view",
+    "glen",
+    "grove",
+    "landing",
+    "manor",
+    "meadow",
+    "mill",
+    "mills",
+    "springs",
+    "station",
+    "summit",
+    "valley",
+    "village",
+    "center",
+    "north",
+    "south",
+    "east",
+    "west",
+    "box",
+    "floor",
+    "room",
+    "route",
+];
+
+/// Whether a word of an address is worth sweeping from the rest of the file: letters (at
+/// least four), not a street word, not a state or the country.
+fn is_place_word(w: &str) -> bool {
+    let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+    w.len() >= 4
+        && w.chars()
+            .all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+        && !STREET_WORDS.contains(&w.to_ascii_lowercase().as_str())
+        && !super::zip::is_state_or_country(w)
+}
+
+/// What was done to a column, in plain words for the patient's report.
+fn column_treatment(c: &Column) -> String {
+    let kind = c.kind.plain();
+    let by = match c.how {
+        How::Policy => " (the policy names this column)",
+        How::Header => "",
+        How::Content => " (its cells look like them)",
+        How::FreeText => "",
+    };
+    match (c.how, c.method) {
+        (How::FreeText, _) | (_, None) => {
+            "not recognised: every cell is checked as free text for identifiers".to_owned()
+        }
+        (_, Some(Method::Keep)) => format!("{kind}: kept{by}"),
+        (_, Some(Method::Redact)) => format!("{kind}: removed{by}"),
+        (_, Some(Method::Pseudonym)) => format!("{kind}: replaced by pseudonyms{by}"),
+        (_, Some(Method::Substitute)) => format!("{kind}: replaced by a fixed value{by}"),
+        (_, Some(Method::Generalize)) => match c.role {
+            Role::Zip => format!("{kind}: first three digits of ZIP codes kept{by}"),
+            Role::Age => format!("{kind}: ages over 89 shown as 90 or older{by}"),
+            _ => format!("{kind}: only the year kept{by}"),
+        },
+        (_, Some(Method::DateShift)) => format!("{kind}: shifted by the patient's date shift{by}"),
+    }
 }
 
 /// Where a cell is, for the preview: `row 3, column NAME` (the header is row 1).

@@ -42,7 +42,7 @@ pub use policy::{
 };
 pub use preview::{Change, MaskPreview, PREVIEW_TEXT_LIMIT};
 pub use quasi::{QuasiIdentifiers, quasi_identifiers};
-pub use report::{InputFormat, MaskReport, RuleCount};
+pub use report::{ColumnReport, InputFormat, MaskReport, RuleCount};
 pub use zip::{LOW_POPULATION_ZIP3, generalize_zip};
 
 use serde_json::Value;

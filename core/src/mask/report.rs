@@ -57,6 +57,19 @@ pub struct MaskReport {
     pub by_kind: BTreeMap<IdentifierKind, u64>,
     /// Things the patient should know (attachments removed, values that could not be masked).
     pub notes: Vec<String>,
+    /// For CSV: every column, in order, with what was done to it in plain words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnReport>,
+}
+
+/// What masking did to one CSV column.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnReport {
+    /// The header, as written.
+    pub column: String,
+    /// What was done, in plain words ("names: removed", "not recognised: every cell is
+    /// checked as free text for identifiers").
+    pub treatment: String,
 }
 
 impl MaskReport {
@@ -73,6 +86,9 @@ impl MaskReport {
             out.push(format!("{}: {n}", kind.plain()));
         }
         out.extend(self.notes.iter().cloned());
+        for c in &self.columns {
+            out.push(format!("Column {}: {}.", c.column, c.treatment));
+        }
         out
     }
 }
@@ -82,6 +98,7 @@ impl MaskReport {
 pub(crate) struct Tally {
     counts: BTreeMap<(String, IdentifierKind, Method), u64>,
     pub(crate) notes: Vec<String>,
+    pub(crate) columns: Vec<ColumnReport>,
     pub(crate) records: u64,
     pub(crate) patients: u64,
     /// The change list, only when a preview was asked for. Kept apart from the counts: it
@@ -105,6 +122,13 @@ impl Tally {
             .counts
             .entry((rule.to_owned(), kind, method))
             .or_default() += 1;
+    }
+
+    pub(crate) fn column(&mut self, column: &str, treatment: String) {
+        self.columns.push(ColumnReport {
+            column: column.to_owned(),
+            treatment,
+        });
     }
 
     pub(crate) fn note(&mut self, note: String) {
@@ -151,6 +175,7 @@ impl Tally {
             by_rule,
             by_kind,
             notes: self.notes,
+            columns: self.columns,
         }
     }
 }

@@ -61,6 +61,11 @@ impl Sweep {
         if value.chars().count() < 2 {
             return;
         }
+        // States and the country may stay (Safe Harbor): a birthplace or address that names
+        // one must not make it vanish from the rest of the record.
+        if kind == IdentifierKind::Geographic && super::zip::is_state_or_country(value) {
+            return;
+        }
         self.push(value, kind);
         let digits: String = value.chars().filter(char::is_ascii_digit).collect();
         let mostly_digits = digits.len() >= 7

@@ -35,6 +35,86 @@ pub fn generalize_zip(code: &str) -> Option<String> {
     })
 }
 
+/// US states, the District of Columbia and the inhabited territories, by name and USPS
+/// abbreviation (USPS Publication 28, appendix B), and ways of writing the country. Safe Harbor
+/// removes geographic units smaller than a state, so these may stay.
+const STATES: [(&str, &str); 56] = [
+    ("alabama", "al"),
+    ("alaska", "ak"),
+    ("arizona", "az"),
+    ("arkansas", "ar"),
+    ("california", "ca"),
+    ("colorado", "co"),
+    ("connecticut", "ct"),
+    ("delaware", "de"),
+    ("district of columbia", "dc"),
+    ("florida", "fl"),
+    ("georgia", "ga"),
+    ("hawaii", "hi"),
+    ("idaho", "id"),
+    ("illinois", "il"),
+    ("indiana", "in"),
+    ("iowa", "ia"),
+    ("kansas", "ks"),
+    ("kentucky", "ky"),
+    ("louisiana", "la"),
+    ("maine", "me"),
+    ("maryland", "md"),
+    ("massachusetts", "ma"),
+    ("michigan", "mi"),
+    ("minnesota", "mn"),
+    ("mississippi", "ms"),
+    ("missouri", "mo"),
+    ("montana", "mt"),
+    ("nebraska", "ne"),
+    ("nevada", "nv"),
+    ("new hampshire", "nh"),
+    ("new jersey", "nj"),
+    ("new mexico", "nm"),
+    ("new york", "ny"),
+    ("north carolina", "nc"),
+    ("north dakota", "nd"),
+    ("ohio", "oh"),
+    ("oklahoma", "ok"),
+    ("oregon", "or"),
+    ("pennsylvania", "pa"),
+    ("rhode island", "ri"),
+    ("south carolina", "sc"),
+    ("south dakota", "sd"),
+    ("tennessee", "tn"),
+    ("texas", "tx"),
+    ("utah", "ut"),
+    ("vermont", "vt"),
+    ("virginia", "va"),
+    ("washington", "wa"),
+    ("west virginia", "wv"),
+    ("wisconsin", "wi"),
+    ("wyoming", "wy"),
+    ("puerto rico", "pr"),
+    ("guam", "gu"),
+    ("american samoa", "as"),
+    ("u.s. virgin islands", "vi"),
+    ("northern mariana islands", "mp"),
+];
+
+const COUNTRY: [&str; 7] = [
+    "us",
+    "usa",
+    "u.s.",
+    "u.s.a.",
+    "united states",
+    "united states of america",
+    "america",
+];
+
+/// Whether a value is a US state (name or abbreviation) or the country, which Safe Harbor
+/// lets stay: such a value is never a known identifier to sweep from other text.
+#[must_use]
+pub fn is_state_or_country(value: &str) -> bool {
+    let v = value.trim().to_ascii_lowercase();
+    STATES.iter().any(|(name, abbr)| v == *name || v == *abbr) || COUNTRY.contains(&v.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::generalize_zip;

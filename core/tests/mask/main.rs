@@ -3,6 +3,7 @@
 //! before and after, pseudonyms, date shifts, NDJSON/CSV/text, ZIP and age rules, reports and
 //! policies.
 
+mod csv_columns;
 mod digests;
 mod fixtures;
 mod forms;
