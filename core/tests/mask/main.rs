@@ -8,6 +8,7 @@ mod digests;
 mod fixtures;
 mod forms;
 mod frozen;
+mod notes;
 mod policy;
 mod preview;
 mod rules;
