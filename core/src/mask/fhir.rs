@@ -18,8 +18,9 @@ use super::zip::generalize_zip;
 const PERSON_TYPES: [&str; 3] = ["Patient", "RelatedPerson", "Person"];
 
 /// Elements that hold codes, URIs and other machine values, never free text.
-const NOT_TEXT: [&str; 17] = [
+const NOT_TEXT: [&str; 18] = [
     "hash",
+    "uid",
     "resourceType",
     "system",
     "url",
@@ -179,6 +180,12 @@ pub(crate) struct Engine<'p> {
     shifts: HashMap<String, i64>,
     /// The NDJSON line being masked, to name a resource without an id in the preview.
     pub(crate) line: Option<usize>,
+    /// The policy's text patterns without the prose detectors, for coded display strings.
+    coded_patterns: Vec<TextPattern>,
+    /// Whether the string being scanned is a coded display (terminology words, not prose).
+    coded: bool,
+    /// Whether the object whose members are being walked is a CodeableConcept.
+    in_codeable: bool,
 }
 
 /// The id a reference points at: `Patient/123` and `urn:uuid:123` both give `123`.
@@ -279,6 +286,23 @@ impl<'p> Engine<'p> {
             pseudonyms: HashMap::new(),
             shifts: HashMap::new(),
             line: None,
+            coded_patterns: policy
+                .text
+                .patterns
+                .iter()
+                .copied()
+                .filter(|p| {
+                    !matches!(
+                        p,
+                        TextPattern::Name
+                            | TextPattern::Place
+                            | TextPattern::Employer
+                            | TextPattern::Identifier
+                    )
+                })
+                .collect(),
+            coded: false,
+            in_codeable: false,
         }
     }
 
@@ -589,7 +613,11 @@ impl<'p> Engine<'p> {
                 0
             };
             let scanner = Scanner {
-                patterns: &self.policy.text.patterns,
+                patterns: if self.coded {
+                    &self.coded_patterns
+                } else {
+                    &self.policy.text.patterns
+                },
                 dates: self.policy.text.dates,
                 shift_days,
             };
@@ -732,7 +760,9 @@ impl<'p> Engine<'p> {
             .map(str::to_owned);
         let mut out = Map::new();
         let mut changed = false;
+        let codeable = map.contains_key("coding");
         for (k, child) in map {
+            self.in_codeable = codeable;
             if let Some((field, rule, kind)) = pseudonymize.filter(|p| p.0 == k)
                 && let Value::String(s) = &child
             {
@@ -957,7 +987,15 @@ impl<'p> Engine<'p> {
             return s;
         }
         let patient = cx.patient.clone();
-        self.scan_text(s, &patient, true, &|| cx.location())
+        // Terminology displays ("Parkinson's disease") are not prose: only the patterns run.
+        // So are a CodeableConcept's text, and the names and values of things that are not
+        // people (an Organization's name, a ContactPoint's or Identifier's value: those of
+        // people are removed by their rules).
+        self.coded =
+            matches!(key, "display" | "name" | "value") || (key == "text" && self.in_codeable);
+        let out = self.scan_text(s, &patient, true, &|| cx.location());
+        self.coded = false;
+        out
     }
 
     fn attachment_data(&mut self, v: Value, content_type: Option<&str>, cx: &Cx) -> Option<Value> {

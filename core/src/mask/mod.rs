@@ -28,6 +28,7 @@ mod key;
 mod needles;
 mod policy;
 mod preview;
+mod prose;
 mod quasi;
 mod report;
 mod text;

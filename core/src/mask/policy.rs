@@ -362,8 +362,20 @@ pub enum TextPattern {
     Ip,
     /// Dates (`2003-06-12`, `06/12/2003`, `June 12, 2003`), handled by `text.dates`.
     Date,
-    /// Ages over 89 (`92 year-old`), replaced by "90 or older".
+    /// Ages over 89 (`92 year-old`, `aged 94`, `ninety-three years old`), replaced by
+    /// "90 or older".
     Age,
+    /// People's names in prose, from context: after titles (`Mr.`), labels (`Patient:`) and
+    /// words of kinship or company (`daughter Priya`, `spoke with`).
+    Name,
+    /// Places in prose: street addresses, units, PO boxes, `City, ST` (the state stays),
+    /// counties, ZIP codes after a state or label, places after `lives in`, `from`, `near`.
+    Place,
+    /// Employers and schools after `works at`, `employed by`, `Employer:`.
+    Employer,
+    /// Labelled numbers (`MRN`, `member ID`, `acct`, `licence`, `plate`, `serial`...) and
+    /// identifier-shaped tokens (`RA-7719204`, seven digits or more).
+    Identifier,
 }
 
 impl TextPattern {
@@ -377,6 +389,9 @@ impl TextPattern {
             Self::Url => IdentifierKind::Url,
             Self::Ip => IdentifierKind::Ip,
             Self::Date | Self::Age => IdentifierKind::Dates,
+            Self::Name => IdentifierKind::Names,
+            Self::Place => IdentifierKind::Geographic,
+            Self::Employer | Self::Identifier => IdentifierKind::Other,
         }
     }
 
@@ -391,6 +406,10 @@ impl TextPattern {
             Self::Ip => "ip",
             Self::Date => "date",
             Self::Age => "age",
+            Self::Name => "name",
+            Self::Place => "place",
+            Self::Employer => "employer",
+            Self::Identifier => "identifier",
         }
     }
 }
@@ -724,6 +743,10 @@ fn pattern_plain(p: TextPattern) -> &'static str {
         TextPattern::Ip => "IP addresses",
         TextPattern::Date => "dates",
         TextPattern::Age => "ages over 89",
+        TextPattern::Name => "people's names",
+        TextPattern::Place => "addresses and places",
+        TextPattern::Employer => "employers",
+        TextPattern::Identifier => "identifying numbers",
     }
 }
 

@@ -248,6 +248,10 @@ pub fn pattern_rule(p: TextPattern) -> &'static str {
         TextPattern::Ip => "text-pattern:ip",
         TextPattern::Date => "text-pattern:date",
         TextPattern::Age => "text-pattern:age",
+        TextPattern::Name => "text-pattern:name",
+        TextPattern::Place => "text-pattern:place",
+        TextPattern::Employer => "text-pattern:employer",
+        TextPattern::Identifier => "text-pattern:identifier",
     }
 }
 
@@ -299,25 +303,37 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let b = s.as_bytes();
+        let prose = super::prose::find(s, self.patterns, self.dates);
+        let mut next_prose = 0;
         let mut out: Option<String> = None;
         let mut copied = 0;
         let mut i = 0;
         while i < b.len() {
             let c = b[i];
             let prev = if i == 0 { b' ' } else { b[i - 1] };
-            let found = if c.is_ascii() {
+            let mut found = if c.is_ascii() {
                 self.match_at(b, i, prev)
+                    .map(|(e, p, r)| (e, p, r, p.kind()))
             } else {
                 None
             };
+            // A prose span starting here wins over a shorter pattern match.
+            while prose.get(next_prose).is_some_and(|p| p.start < i) {
+                next_prose += 1;
+            }
+            if let Some(p) = prose.get(next_prose).filter(|p| p.start == i)
+                && found.as_ref().is_none_or(|f| f.0 < p.end)
+            {
+                found = Some((p.end, p.pattern, p.replacement.clone(), p.kind));
+            }
             match found {
-                Some((end, pattern, replacement)) => {
+                Some((end, pattern, replacement, kind)) => {
                     let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
                     o.push_str(&s[copied..i]);
                     o.push_str(&replacement);
                     hit(Hit {
                         rule: pattern_rule(pattern),
-                        kind: pattern.kind(),
+                        kind,
                         start: i,
                         end,
                         len: replacement.len(),

@@ -51,7 +51,7 @@ Record ids are replaced by codes that link your records together inside this stu
 Links between your records use the same codes, so they still fit together.
 Other numbers (visit, claim and account numbers) are replaced by codes that mean nothing outside this study.
 Your names, address, phone numbers, email, record and ID numbers and birth date are also searched for and removed everywhere else they appear: notes, narratives, display text and attached documents.
-Free text is also scanned for phone numbers, email addresses, social security numbers, web addresses, IP addresses, dates and ages over 89.
+Free text is also scanned for phone numbers, email addresses, social security numbers, web addresses, IP addresses, dates, ages over 89, people's names, addresses and places, employers and identifying numbers.
 Dates found in free text are reduced to the year.
 Attached images and PDF files are removed, because they cannot be checked for identifiers.
 Medical content is kept: diagnoses, lab results, medications, immunizations and procedures, with their codes (LOINC, SNOMED CT, RxNorm, CVX, ICD), values, units and reference ranges.
