@@ -42,6 +42,17 @@ struct Tok<'a> {
     gap: usize,
 }
 
+impl Tok<'_> {
+    /// The token in lower case, without allocating when it is already.
+    fn low(&self) -> std::borrow::Cow<'_, str> {
+        if self.text.chars().any(char::is_uppercase) {
+            std::borrow::Cow::Owned(self.text.to_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(self.text)
+        }
+    }
+}
+
 fn is_joiner(c: char) -> bool {
     matches!(c, '\'' | '’' | '-')
 }
@@ -1056,12 +1067,12 @@ const NEVER_NAME: &[&str] = &[
 ];
 
 fn never_name(w: &str) -> bool {
-    let l = lower(w);
-    let l = l.trim_end_matches("'s").trim_end_matches("’s");
-    NEVER_NAME.contains(&l)
-        || NEVER_NAME.contains(&lower(w).as_str())
-        || month_of(w).is_some()
-        || WEEKDAYS.contains(&l)
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    let set = SET.get_or_init(|| NEVER_NAME.iter().copied().collect());
+    let full = lower(w);
+    let l = full.trim_end_matches("'s").trim_end_matches("’s");
+    set.contains(l) || set.contains(full.as_str()) || month_of(w).is_some() || WEEKDAYS.contains(&l)
 }
 
 /// Words whose next capitalised words are a person's name.
@@ -2027,6 +2038,11 @@ impl Finder<'_, '_> {
         let mut i = 0;
         while i < n {
             let t = self.t[i];
+            // Every rule below needs a capitalised word here or within the next three tokens.
+            if !self.t[i..n.min(i + 4)].iter().any(is_capitalised) {
+                i += 1;
+                continue;
+            }
             let l = lower(t.text);
             // Title: Mr. Okafor, Dr. Lucia Ferrer.
             let mut start = None;
@@ -2483,6 +2499,11 @@ impl Finder<'_, '_> {
         let n = self.t.len();
         let mut i = 0;
         while i < n {
+            let cand = &self.t[i];
+            if !(is_capitalised(cand) || cand.kind == Tk::Mixed || cand.text == "the") {
+                i += 1;
+                continue;
+            }
             let ctx = EMPLOYER_CONTEXT.iter().any(|seq| self.preceded_by(i, seq))
                 || (i >= 2
                     && self.punct(i - 1, ":")
@@ -2547,16 +2568,20 @@ impl Finder<'_, '_> {
         while i < n {
             // A label, its fillers, then a value with a digit.
             let mut labelled = None;
-            for (seq, kind) in ID_LABELS {
-                let len = seq.len();
-                if i + len <= n
-                    && seq
-                        .iter()
-                        .enumerate()
-                        .all(|(k, w)| lower(self.t[i + k].text) == *w)
-                {
-                    labelled = Some((i + len, *kind));
-                    break;
+            if self.t[i].kind == Tk::Word || self.t[i].text == "s" {
+                let first = self.t[i].low();
+                for (seq, kind) in ID_LABELS {
+                    let len = seq.len();
+                    if seq[0] == first
+                        && i + len <= n
+                        && seq[1..]
+                            .iter()
+                            .enumerate()
+                            .all(|(k, w)| self.t[i + 1 + k].low() == *w)
+                    {
+                        labelled = Some((i + len, *kind));
+                        break;
+                    }
                 }
             }
             if let Some((mut j, kind)) = labelled {
