@@ -51,6 +51,16 @@ fn leaks(output: &str, values: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// What the report says was done to a column.
+fn treatment_of(report: &medseal_core::mask::MaskReport, name: &str) -> String {
+    report
+        .columns
+        .iter()
+        .find(|c| c.column == name)
+        .map(|c| c.treatment.clone())
+        .expect("reported")
+}
+
 #[test]
 fn synthea_patients_csv_keeps_no_identifier_and_keeps_the_state() {
     let (out, report) = mask(
@@ -148,14 +158,7 @@ fn synthea_patients_csv_keeps_no_identifier_and_keeps_the_state() {
         columns,
         header.iter().map(String::as_str).collect::<Vec<_>>()
     );
-    let treatment = |name: &str| {
-        report
-            .columns
-            .iter()
-            .find(|c| c.column == name)
-            .map(|c| c.treatment.clone())
-            .expect("reported")
-    };
+    let treatment = |name: &str| treatment_of(&report, name);
     assert!(
         treatment("MIDDLE").contains("removed"),
         "{}",
@@ -250,14 +253,7 @@ fn unknown_column_names_are_recognised_or_scanned_and_nothing_leaks() {
     assert!(notes[0].starts_with("Seen with "), "{}", notes[0]);
     assert!(notes[1].contains("family helps"), "{}", notes[1]);
     // Columns with no telling name were recognised by what they hold.
-    let treatment = |name: &str| {
-        report
-            .columns
-            .iter()
-            .find(|c| c.column == name)
-            .map(|c| c.treatment.clone())
-            .expect("reported")
-    };
+    let treatment = |name: &str| treatment_of(&report, name);
     assert!(treatment("col7").starts_with("email addresses: removed (its cells look like them)"));
     assert!(treatment("X").starts_with("phone numbers: removed (its cells look like them)"));
     assert!(
