@@ -991,8 +991,15 @@ impl<'p> Engine<'p> {
         // So are a CodeableConcept's text, and the names and values of things that are not
         // people (an Organization's name, a ContactPoint's or Identifier's value: those of
         // people are removed by their rules).
-        self.coded =
-            matches!(key, "display" | "name" | "value") || (key == "text" && self.in_codeable);
+        // A `text` string is prose in an Annotation (`note`) or a Dosage; elsewhere in FHIR it
+        // is a CodeableConcept's text (with or without codings) or a label.
+        let parent = cx.path.len().checked_sub(2).map(|i| cx.path[i].as_str());
+        let prose_text = matches!(
+            parent,
+            None | Some("note" | "dosageInstruction" | "dosage" | "patientInstruction")
+        );
+        self.coded = matches!(key, "display" | "name" | "value")
+            || (key == "text" && (self.in_codeable || !prose_text));
         let out = self.scan_text(s, &patient, true, &|| cx.location());
         self.coded = false;
         out

@@ -209,14 +209,12 @@ const NEVER_NAME: &[&str] = &[
     "graves'",
     "hashimoto",
     "hashimoto's",
-    "bell",
     "bell's",
     "babinski",
     "down",
     "foley",
     "whipple",
     "apgar",
-    "wilson",
     "wilson's",
     "raynaud",
     "raynaud's",
@@ -244,13 +242,10 @@ const NEVER_NAME: &[&str] = &[
     "wernicke",
     "korsakoff",
     "epstein",
-    "barr",
     "epstein-barr",
     "glasgow",
     "gleason",
     "nissen",
-    "swan",
-    "ganz",
     "swan-ganz",
     "holter",
     "doppler",
@@ -268,15 +263,9 @@ const NEVER_NAME: &[&str] = &[
     "horner's",
     "asperger",
     "asperger's",
-    "tanner",
-    "bishop",
     "mallampati",
-    "wells",
-    "braden",
-    "morse",
     "kernig",
     "brudzinski",
-    "murphy",
     "murphy's",
     "mcburney",
     "rovsing",
@@ -294,7 +283,6 @@ const NEVER_NAME: &[&str] = &[
     "snellen",
     "jaeger",
     "ishihara",
-    "weber",
     "rinne",
     "schirmer",
     "hartmann",
@@ -306,7 +294,6 @@ const NEVER_NAME: &[&str] = &[
     "papanicolaou",
     "pap",
     "gram",
-    "wright",
     "giemsa",
     "ziehl-neelsen",
     "coombs",
@@ -315,28 +302,9 @@ const NEVER_NAME: &[&str] = &[
     "celsius",
     "kelvin",
     "bence",
-    "jones",
-    "reed-sternberg",
-    "auer",
     "howell-jolly",
-    "heinz",
-    "koplik",
-    "osler",
-    "janeway",
-    "roth",
-    "virchow",
     "virchow's",
-    "sister",
-    "mary",
-    "joseph",
-    "beck",
-    "hamilton",
-    "folstein",
     "mini-cog",
-    "edinburgh",
-    "likert",
-    "denver",
-    "ranson",
     "child-pugh",
     "meld",
     "karnofsky",
@@ -344,60 +312,28 @@ const NEVER_NAME: &[&str] = &[
     "nyha",
     "killip",
     "tnm",
-    "breslow",
-    "clark",
-    "fitzpatrick",
     "salter-harris",
     "weber-b",
-    "garden",
-    "pauwels",
-    "schatzker",
-    "neer",
-    "hunt",
-    "hess",
-    "fisher",
-    "spetzler",
-    "rankin",
     "barthel",
-    "lown",
-    "mobitz",
     "wenckebach",
     "wolff-parkinson-white",
     "brugada",
     "stokes-adams",
     "cheyne-stokes",
-    "kussmaul",
-    "biot",
     "beck's",
-    "cullen",
-    "grey",
-    "turner",
     "turner's",
-    "klinefelter",
     "prader-willi",
-    "angelman",
-    "rett",
-    "duchenne",
-    "becker",
-    "charcot",
     "charcot-marie-tooth",
     "friedreich",
-    "lou",
-    "gehrig",
     "gehrig's",
     "ménière",
-    "bowen",
     "bowen's",
-    "conn",
     "conn's",
     "zollinger-ellison",
     "mallory-weiss",
     "boerhaave",
     "budd-chiari",
     "peutz-jeghers",
-    "lynch",
-    "gardner",
-    "gilbert",
     "gilbert's",
     "dubin-johnson",
     "crigler-najjar",
@@ -410,12 +346,7 @@ const NEVER_NAME: &[&str] = &[
     "reiter's",
     "sydenham",
     "tay-sachs",
-    "gaucher",
     "niemann-pick",
-    "fabry",
-    "pompe",
-    "hurler",
-    "hunter",
     "von",
     "willebrand",
     "willebrand's",
@@ -424,68 +355,21 @@ const NEVER_NAME: &[&str] = &[
     "fanconi",
     "bernard-soulier",
     "glanzmann",
-    "evans",
     "kasabach-merritt",
     "sturge-weber",
     "osgood-schlatter",
     "legg-calve-perthes",
     "perthes",
     "sever's",
-    "scheuermann",
-    "bankart",
     "hill-sachs",
-    "monteggia",
-    "galeazzi",
     "smith's",
-    "barton",
-    "bennett",
-    "rolando",
-    "boutonniere",
-    "jersey",
-    "mallet",
-    "lisfranc",
-    "chopart",
-    "jones",
-    "achilles",
-    "morton",
     "morton's",
-    "haglund",
-    "baker",
-    "tietze",
-    "mondor",
-    "pancoast",
     "horner",
     "eustachian",
     "fallopian",
-    "wharton",
-    "stensen",
-    "broca",
     "broca's",
     "wernicke's",
-    "purkinje",
-    "schwann",
-    "langerhans",
-    "kupffer",
-    "leydig",
-    "sertoli",
-    "golgi",
-    "krebs",
-    "cori",
-    "starling",
-    "frank",
-    "bohr",
-    "haldane",
-    "henderson",
     "hasselbalch",
-    "michaelis",
-    "menten",
-    "fick",
-    "poiseuille",
-    "laplace",
-    "ohm",
-    "newton",
-    "watson",
-    "crick",
     // drugs and products often capitalised
     "tylenol",
     "advil",
@@ -695,7 +579,6 @@ const NEVER_NAME: &[&str] = &[
     "husband",
     "son",
     "daughter",
-    "sister",
     "brother",
     "aunt",
     "uncle",
@@ -1070,13 +953,67 @@ fn never_name(w: &str) -> bool {
     static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
         std::sync::OnceLock::new();
     let set = SET.get_or_init(|| NEVER_NAME.iter().copied().collect());
+    // "Spanish-speaking", "Covid-positive", "Medicaid-eligible": a word joined to a lower-case
+    // word of description (not "Min-jun" or "Seo-yeon", Korean given names).
+    if let Some((_, rest)) = w.split_once('-')
+        && rest.split('-').any(|p| {
+            matches!(
+                p,
+                "speaking"
+                    | "positive"
+                    | "negative"
+                    | "related"
+                    | "induced"
+                    | "based"
+                    | "like"
+                    | "only"
+                    | "free"
+                    | "dependent"
+                    | "eligible"
+                    | "approved"
+                    | "compatible"
+                    | "associated"
+                    | "resistant"
+                    | "sensitive"
+                    | "shaped"
+                    | "type"
+                    | "style"
+            )
+        })
+    {
+        return true;
+    }
     let full = lower(w);
     let l = full.trim_end_matches("'s").trim_end_matches("’s");
     set.contains(l) || set.contains(full.as_str()) || month_of(w).is_some() || WEEKDAYS.contains(&l)
 }
 
+/// Given names that are also words: a name only with a surname after them.
+const SOFT_GIVEN: &[&str] = &[
+    "hope", "faith", "grace", "joy", "rose", "lily", "iris", "ivy", "dawn", "summer", "will",
+    "may", "june", "april", "august", "mark", "frank", "bill", "art", "pat", "sue", "ray", "guy",
+    "gene", "jack", "major", "rich", "sunny", "holly", "violet", "ruby", "pearl", "penny", "robin",
+    "sandy", "amber", "crystal", "destiny", "heaven", "mercy", "angel",
+];
+
 /// Words whose next capitalised words are a person's name.
 const NAME_CONTEXT: &[&str] = &[
+    "pt",
+    "patient",
+    "daughters",
+    "sons",
+    "sisters",
+    "brothers",
+    "grandchildren",
+    "grandsons",
+    "granddaughters",
+    "parents",
+    "nieces",
+    "nephews",
+    "friends",
+    "neighbors",
+    "neighbours",
+    "siblings",
     "wife",
     "husband",
     "spouse",
@@ -1196,6 +1133,13 @@ const NAME_CONTEXT: &[&str] = &[
 
 /// Labels (the word before `:`) whose value is a person's name.
 const NAME_LABELS: &[&str] = &[
+    "id",
+    "driver",
+    "patient's",
+    "pt's",
+    "attendee",
+    "attendees",
+    "present",
     "patient",
     "pt",
     "name",
@@ -1455,6 +1399,9 @@ const COUNTRIES: &[&str] = &[
 
 /// Words before capitalised place names.
 const PLACE_CONTEXT: &[&[&str]] = &[
+    &["in"],
+    &["from"],
+    &["in", "the"],
     &["lives", "in"],
     &["living", "in"],
     &["lived", "in"],
@@ -1515,6 +1462,10 @@ const PLACE_CONTEXT: &[&[&str]] = &[
 
 /// Words before an employer's name.
 const EMPLOYER_CONTEXT: &[&[&str]] = &[
+    &["studies", "at"],
+    &["site", "for"],
+    &["contractor", "for"],
+    &["company"],
     &["works", "at"],
     &["works", "for"],
     &["work", "at"],
@@ -1954,7 +1905,11 @@ impl Finder<'_, '_> {
     /// Returns the last token of the name.
     fn name_at(&self, i: usize, comma: bool, max: usize) -> Option<usize> {
         let first = self.t.get(i)?;
-        if !is_capitalised(first) || never_name(first.text) {
+        let soft_first = SOFT_GIVEN.contains(&first.low().as_ref())
+            && self.t.get(i + 1).is_some_and(|n| {
+                is_capitalised(n) && !n.line_start && n.gap <= 1 && !never_name(n.text)
+            });
+        if !is_capitalised(first) || (never_name(first.text) && !soft_first) {
             return None;
         }
         // A short all-capitals word is an acronym ("per ASCCP"), except in a labelled field.
@@ -2073,9 +2028,38 @@ impl Finder<'_, '_> {
                 }
                 start = Some(k);
             }
+            let start = start.map(|k| {
+                if self
+                    .t
+                    .get(k)
+                    .is_some_and(|q| matches!(q.text, "\"" | "“" | "("))
+                {
+                    k + 1
+                } else {
+                    k
+                }
+            });
             if let Some(k) = start
-                && let Some(end) = self.name_at(k, comma, 4)
+                && let Some(mut end) = self.name_at(k, comma, 4)
             {
+                // "Marcus and Jasmine Thompson-Reyes", "Ingeborg and Lena": more names.
+                let first_end = end;
+                while self
+                    .t
+                    .get(end + 1)
+                    .is_some_and(|x| matches!(x.text, "and" | "&" | ",") && !x.line_start)
+                    && let Some(e2) = self.name_at(end + 2, false, 3)
+                {
+                    self.push(
+                        end + 2,
+                        e2,
+                        TextPattern::Name,
+                        IdentifierKind::Names,
+                        placeholder_for(IdentifierKind::Names).to_owned(),
+                    );
+                    end = e2;
+                }
+                let (end, last) = (first_end, end);
                 self.push(
                     k,
                     end,
@@ -2083,7 +2067,7 @@ impl Finder<'_, '_> {
                     IdentifierKind::Names,
                     placeholder_for(IdentifierKind::Names).to_owned(),
                 );
-                i = end + 1;
+                i = last + 1;
                 continue;
             }
             // Two or three capitalised name-like words in the middle of a sentence, after a
@@ -2161,13 +2145,11 @@ impl Finder<'_, '_> {
         while i < n {
             let t = self.t[i];
             // A street address: number, 1-4 words, a suffix, a direction, a unit.
-            if t.kind == Tk::Num
-                || (t.kind == Tk::Mixed
-                    && t.text.chars().next().is_some_and(|c| c.is_ascii_digit())
-                    && t.text.len() <= 6)
-            {
+            if t.kind == Tk::Num || (t.kind == Tk::Mixed && t.text.len() <= 7) {
                 if let Some(end) = self.street_after(i + 1) {
                     let end = self.unit_after(end + 1).unwrap_or(end);
+                    let end = self.city_after(end + 1).unwrap_or(end);
+                    let end = self.city_after(end + 1).unwrap_or(end);
                     self.push(
                         i,
                         end,
@@ -2286,6 +2268,34 @@ impl Finder<'_, '_> {
                     continue;
                 }
             }
+            // "Seattle WA 98115": a city, a state abbreviation, a ZIP, with no comma.
+            if is_capitalised(&t)
+                && !is_all_caps(&t)
+                && !never_name(t.text)
+                && let Some(st) = self.t.get(i + 1)
+                && STATE_ABBR.contains(&st.text)
+                && self
+                    .t
+                    .get(i + 2)
+                    .is_some_and(|z| z.kind == Tk::Num && z.text.len() == 5)
+            {
+                self.push(
+                    i,
+                    i,
+                    TextPattern::Place,
+                    IdentifierKind::Geographic,
+                    placeholder_for(IdentifierKind::Geographic).to_owned(),
+                );
+                self.push(
+                    i + 2,
+                    i + 2,
+                    TextPattern::Place,
+                    IdentifierKind::Geographic,
+                    placeholder_for(IdentifierKind::Geographic).to_owned(),
+                );
+                i += 3;
+                continue;
+            }
             // A ZIP after a state abbreviation or a "zip" label.
             if t.kind == Tk::Num
                 && (t.text.len() == 5 || t.text.len() == 9)
@@ -2369,6 +2379,45 @@ impl Finder<'_, '_> {
             }
             i += 1;
         }
+    }
+
+    /// ", City" after an address or an employer: up to three capitalised words (with `St.`
+    /// for Saint) that are not a state. Returns the last token.
+    fn city_after(&self, i: usize) -> Option<usize> {
+        if !self.punct(i, ",") {
+            return None;
+        }
+        let mut j = i + 1;
+        let first = self.t.get(j)?;
+        if first.line_start
+            || !is_capitalised(first)
+            || is_state_word(first.text)
+            || COUNTRIES.contains(&first.low().as_ref())
+        {
+            return None;
+        }
+        if matches!(first.low().as_ref(), "st" | "ft" | "mt") && self.punct(j + 1, ".") {
+            j += 2;
+        }
+        let mut last = None;
+        let start = j;
+        while let Some(t) = self.t.get(j) {
+            let compass = matches!(
+                t.low().as_ref(),
+                "new" | "west" | "east" | "north" | "south"
+            );
+            if j - start >= 3
+                || t.line_start
+                || !is_capitalised(t)
+                || is_state_word(t.text)
+                || (never_name(t.text) && !compass)
+            {
+                break;
+            }
+            last = Some(j);
+            j += 1;
+        }
+        last
     }
 
     /// Whether a state name of one or more words starts at `i`; returns its last token.
@@ -2508,8 +2557,22 @@ impl Finder<'_, '_> {
                 || (i >= 2
                     && self.punct(i - 1, ":")
                     && self.word(i - 2).is_some_and(|w| {
-                        w == "employer" || w == "occupation" || w == "school" || w == "works"
-                    }));
+                        matches!(
+                            w.as_ref(),
+                            "employer"
+                                | "occupation"
+                                | "school"
+                                | "works"
+                                | "company"
+                                | "workplace"
+                                | "business"
+                        )
+                    }))
+                || (i >= 2
+                    && self.punct(i - 1, "(")
+                    && self
+                        .word(i - 2)
+                        .is_some_and(|w| matches!(w.as_ref(), "employer" | "company")));
             let t = self.t[i];
             let mut k = i;
             if ctx && self.word(k).is_some_and(|w| w == "the") {
@@ -2555,6 +2618,20 @@ impl Finder<'_, '_> {
                     IdentifierKind::Other,
                     placeholder_for(IdentifierKind::Other).to_owned(),
                 );
+                // "Ogunleye & Sons Auto Repair, Hyattsville": the town after it.
+                let last = match self.city_after(last + 1) {
+                    Some(c) => {
+                        self.push(
+                            last + 2,
+                            c,
+                            TextPattern::Place,
+                            IdentifierKind::Geographic,
+                            placeholder_for(IdentifierKind::Geographic).to_owned(),
+                        );
+                        c
+                    }
+                    None => last,
+                };
                 i = last + 1;
                 continue;
             }
@@ -3290,6 +3367,22 @@ const NOT_DAY_NOUNS: &[&str] = &[
 
 /// Words before a bare month/day (`seen 3/4`, `since 11/20`).
 const DATE_WORDS: &[&str] = &[
+    "given",
+    "administered",
+    "filled",
+    "fill",
+    "refilled",
+    "completed",
+    "expires",
+    "exp",
+    "coverage",
+    "effective",
+    "note",
+    "ends",
+    "pharmacy",
+    "dates",
+    "vaccinated",
+    "booster",
     "on",
     "since",
     "from",
@@ -3518,6 +3611,24 @@ mod tests {
                 "Pt: Guadalupe \"Lupita\" Ramírez Ortega, 19F",
                 &["Guadalupe", "Lupita", "Ortega"],
             ),
+            (
+                "Lives at 88 Quarry Rd, West Tisbury, MA 02575.",
+                &["Quarry", "Tisbury", "02575"],
+            ),
+            (
+                "Discharged to her niece in Wellfleet; she works at Beacon Marine Supply, Falmouth.",
+                &["Wellfleet", "Beacon", "Falmouth"],
+            ),
+            (
+                "Parents: Oskar and Birgit Lindqvist-Haugen",
+                &["Oskar", "Birgit", "Lindqvist"],
+            ),
+            ("Caller: Grace Mbeki (aunt)", &["Mbeki"]),
+            (
+                "Seen with daughters Anneli and Katrin today.",
+                &["Anneli", "Katrin"],
+            ),
+            ("Moved to Tacoma WA 98402 in 2019.", &["Tacoma", "98402"]),
         ] {
             let out = scrub(input);
             for g in gone {
@@ -3548,6 +3659,9 @@ mod tests {
             "You may call us",
             "L4-L5 disc",
             "G2P1 at 32 weeks",
+            "seen in Radiology for a CT of the chest",
+            "Will call back in the morning.",
+            "Hope to see improvement in Spanish-speaking group.",
         ] {
             assert_eq!(scrub(keep), keep);
         }

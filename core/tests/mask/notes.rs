@@ -12,10 +12,10 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Share of identifier spans that masking must remove. Issue 12 sets the bar at 0.99, which
-/// the prose detectors do not reach yet (0.830 on 2026-12-03: names of people and places
-/// with no context word around them are the misses); until they do, this is a floor that
-/// holds what has been reached, so a change that loses recall fails. Raise it, never lower it.
-const MIN_RECALL: f64 = 0.82;
+/// the prose detectors do not reach yet (0.980 on 2026-12-03: a few places named with no
+/// context word, a date in a heading); until they do, this is a floor that holds what has
+/// been reached, so a change that loses recall fails. Raise it, never lower it.
+const MIN_RECALL: f64 = 0.97;
 /// Share of keep phrases that must survive verbatim.
 const MIN_KEPT: f64 = 0.95;
 
