@@ -1877,6 +1877,12 @@ impl Finder<'_, '_> {
         });
     }
 
+    /// Marks tokens `from..=to` as found by `pattern`, with its kind's placeholder.
+    fn mark(&mut self, from: usize, to: usize, pattern: TextPattern) {
+        let kind = pattern.kind();
+        self.push(from, to, pattern, kind, placeholder_for(kind).to_owned());
+    }
+
     fn word(&self, i: usize) -> Option<String> {
         self.t
             .get(i)
@@ -2050,23 +2056,11 @@ impl Finder<'_, '_> {
                     .is_some_and(|x| matches!(x.text, "and" | "&" | ",") && !x.line_start)
                     && let Some(e2) = self.name_at(end + 2, false, 3)
                 {
-                    self.push(
-                        end + 2,
-                        e2,
-                        TextPattern::Name,
-                        IdentifierKind::Names,
-                        placeholder_for(IdentifierKind::Names).to_owned(),
-                    );
+                    self.mark(end + 2, e2, TextPattern::Name);
                     end = e2;
                 }
                 let (end, last) = (first_end, end);
-                self.push(
-                    k,
-                    end,
-                    TextPattern::Name,
-                    IdentifierKind::Names,
-                    placeholder_for(IdentifierKind::Names).to_owned(),
-                );
+                self.mark(k, end, TextPattern::Name);
                 i = last + 1;
                 continue;
             }
@@ -2097,13 +2091,7 @@ impl Finder<'_, '_> {
                 })
                 && self.t.get(end + 1).is_none_or(|x| !is_capitalised(x))
             {
-                self.push(
-                    i,
-                    end,
-                    TextPattern::Name,
-                    IdentifierKind::Names,
-                    placeholder_for(IdentifierKind::Names).to_owned(),
-                );
+                self.mark(i, end, TextPattern::Name);
                 i = end + 1;
                 continue;
             }
@@ -2150,13 +2138,7 @@ impl Finder<'_, '_> {
                     let end = self.unit_after(end + 1).unwrap_or(end);
                     let end = self.city_after(end + 1).unwrap_or(end);
                     let end = self.city_after(end + 1).unwrap_or(end);
-                    self.push(
-                        i,
-                        end,
-                        TextPattern::Place,
-                        IdentifierKind::Geographic,
-                        placeholder_for(IdentifierKind::Geographic).to_owned(),
-                    );
+                    self.mark(i, end, TextPattern::Place);
                     i = end + 1;
                     continue;
                 }
@@ -2168,13 +2150,7 @@ impl Finder<'_, '_> {
                 && end > i
             {
                 let end = self.unit_after(end + 1).unwrap_or(end);
-                self.push(
-                    i,
-                    end,
-                    TextPattern::Place,
-                    IdentifierKind::Geographic,
-                    placeholder_for(IdentifierKind::Geographic).to_owned(),
-                );
+                self.mark(i, end, TextPattern::Place);
                 i = end + 1;
                 continue;
             }
@@ -2182,13 +2158,7 @@ impl Finder<'_, '_> {
             if t.text != "#"
                 && let Some(end) = self.unit_after(i)
             {
-                self.push(
-                    i,
-                    end,
-                    TextPattern::Place,
-                    IdentifierKind::Geographic,
-                    placeholder_for(IdentifierKind::Geographic).to_owned(),
-                );
+                self.mark(i, end, TextPattern::Place);
                 i = end + 1;
                 continue;
             }
@@ -2196,13 +2166,7 @@ impl Finder<'_, '_> {
             if (l == "po" || l == "p.o" || l == "p")
                 && let Some(end) = self.po_box(i)
             {
-                self.push(
-                    i,
-                    end,
-                    TextPattern::Place,
-                    IdentifierKind::Geographic,
-                    placeholder_for(IdentifierKind::Geographic).to_owned(),
-                );
+                self.mark(i, end, TextPattern::Place);
                 i = end + 1;
                 continue;
             }
@@ -2211,13 +2175,7 @@ impl Finder<'_, '_> {
                 && !never_name(t.text)
                 && let Some(end) = self.county_at(i)
             {
-                self.push(
-                    i,
-                    end,
-                    TextPattern::Place,
-                    IdentifierKind::Geographic,
-                    placeholder_for(IdentifierKind::Geographic).to_owned(),
-                );
+                self.mark(i, end, TextPattern::Place);
                 i = end + 1;
                 continue;
             }
@@ -2240,13 +2198,7 @@ impl Finder<'_, '_> {
                         || self.state_words_at(j + 2).is_some())
                     && !super::zip::is_state_or_country(&self.s[t.start..self.t[j].end])
                 {
-                    self.push(
-                        i,
-                        j,
-                        TextPattern::Place,
-                        IdentifierKind::Geographic,
-                        placeholder_for(IdentifierKind::Geographic).to_owned(),
-                    );
+                    self.mark(i, j, TextPattern::Place);
                     let after_state = self.state_words_at(j + 2).unwrap_or(j + 2);
                     if let Some(z) = self.t.get(after_state + 1)
                         && z.kind == Tk::Num
@@ -2254,13 +2206,7 @@ impl Finder<'_, '_> {
                             || z.text.len() == 9
                             || (z.text.len() == 10 && z.text.contains('-')))
                     {
-                        self.push(
-                            after_state + 1,
-                            after_state + 1,
-                            TextPattern::Place,
-                            IdentifierKind::Geographic,
-                            placeholder_for(IdentifierKind::Geographic).to_owned(),
-                        );
+                        self.mark(after_state + 1, after_state + 1, TextPattern::Place);
                         i = after_state + 2;
                     } else {
                         i = after_state + 1;
@@ -2279,20 +2225,8 @@ impl Finder<'_, '_> {
                     .get(i + 2)
                     .is_some_and(|z| z.kind == Tk::Num && z.text.len() == 5)
             {
-                self.push(
-                    i,
-                    i,
-                    TextPattern::Place,
-                    IdentifierKind::Geographic,
-                    placeholder_for(IdentifierKind::Geographic).to_owned(),
-                );
-                self.push(
-                    i + 2,
-                    i + 2,
-                    TextPattern::Place,
-                    IdentifierKind::Geographic,
-                    placeholder_for(IdentifierKind::Geographic).to_owned(),
-                );
+                self.mark(i, i, TextPattern::Place);
+                self.mark(i + 2, i + 2, TextPattern::Place);
                 i += 3;
                 continue;
             }
@@ -2310,13 +2244,7 @@ impl Finder<'_, '_> {
                             .word(i - 2)
                             .is_some_and(|w| w == "zip" || w == "zipcode")))
             {
-                self.push(
-                    i,
-                    i,
-                    TextPattern::Place,
-                    IdentifierKind::Geographic,
-                    placeholder_for(IdentifierKind::Geographic).to_owned(),
-                );
+                self.mark(i, i, TextPattern::Place);
                 i += 1;
                 continue;
             }
@@ -2341,13 +2269,7 @@ impl Finder<'_, '_> {
                         j += 1;
                     }
                     // "in Pilsen, Chicago": a second place after a comma.
-                    self.push(
-                        i,
-                        j,
-                        TextPattern::Place,
-                        IdentifierKind::Geographic,
-                        placeholder_for(IdentifierKind::Geographic).to_owned(),
-                    );
+                    self.mark(i, j, TextPattern::Place);
                     if self.punct(j + 1, ",")
                         && let Some(nx) = self.t.get(j + 2)
                         && is_capitalised(nx)
@@ -2364,13 +2286,7 @@ impl Finder<'_, '_> {
                         {
                             k += 1;
                         }
-                        self.push(
-                            j + 2,
-                            k,
-                            TextPattern::Place,
-                            IdentifierKind::Geographic,
-                            placeholder_for(IdentifierKind::Geographic).to_owned(),
-                        );
+                        self.mark(j + 2, k, TextPattern::Place);
                         j = k;
                     }
                     i = j + 1;
@@ -2611,23 +2527,11 @@ impl Finder<'_, '_> {
                     }
                     break;
                 }
-                self.push(
-                    k,
-                    last,
-                    TextPattern::Employer,
-                    IdentifierKind::Other,
-                    placeholder_for(IdentifierKind::Other).to_owned(),
-                );
+                self.mark(k, last, TextPattern::Employer);
                 // "Ogunleye & Sons Auto Repair, Hyattsville": the town after it.
                 let last = match self.city_after(last + 1) {
                     Some(c) => {
-                        self.push(
-                            last + 2,
-                            c,
-                            TextPattern::Place,
-                            IdentifierKind::Geographic,
-                            placeholder_for(IdentifierKind::Geographic).to_owned(),
-                        );
+                        self.mark(last + 2, c, TextPattern::Place);
                         c
                     }
                     None => last,
