@@ -88,11 +88,42 @@ if [[ -z $url ]]; then
 fi
 echo "schemathesis.sh: server at $url, data in $work/data" >&2
 
-# 3. The fuzz run. Any failure (5xx or non-conforming response) makes this exit non-zero. One
+# 3. A signed study for the fuzzer, which cannot sign: a throw-away RSA-3072 key made here
+# (never a key of the project), published to this server, and a description signed with it as
+# FORMAT.md section 6 says (RSA-PSS-SHA256, salt 32, over "medseal-signature" 00 "medseal/v1
+# study" 00 canonical JSON). It is the request example of POST /api/studies in a copy of the
+# document, so schemathesis creates a study and follows the links from it to every study and
+# contribution operation.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 -out "$work/key.pem" 2>/dev/null
+openssl pkey -in "$work/key.pem" -pubout -outform DER -out "$work/key.der"
+curl -fsS -X PUT --data-binary @"$work/key.der" "$url/api/keys" >"$work/key.json"
+curl -fsS "$url/api/openapi.json" >"$work/served.json"
+python3 - "$work" <<'PY'
+import base64, json, secrets, subprocess, sys
+work = sys.argv[1]
+fingerprint = json.load(open(f"{work}/key.json"))["fingerprint"]
+description = {"title": "schemathesis", "contact": "fuzz@example.org",
+               "key_fingerprint": fingerprint, "nonce": secrets.token_urlsafe(16)}
+canonical = json.dumps(description, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+open(f"{work}/msg", "wb").write(b"medseal-signature\0medseal/v1 study\0" + canonical.encode())
+signature = subprocess.run(
+    ["openssl", "pkeyutl", "-sign", "-inkey", f"{work}/key.pem", "-rawin", "-digest", "sha256",
+     "-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:32",
+     "-pkeyopt", "rsa_mgf1_md:sha256", "-in", f"{work}/msg"],
+    check=True, capture_output=True).stdout
+study = {"description": description,
+         "signature": base64.urlsafe_b64encode(signature).rstrip(b"=").decode()}
+doc = json.load(open(f"{work}/served.json"))
+content = doc["paths"]["/api/studies"]["post"]["requestBody"]["content"]["application/json"]
+content["example"] = study
+json.dump(doc, open(f"{work}/openapi.json", "w"))
+PY
+
+# 4. The fuzz run. Any failure (5xx or non-conforming response) makes this exit non-zero. One
 # worker: with several, schemathesis 4.32 sometimes fails inside Hypothesis ("AST constructor
 # recursion depth mismatch"), an error of the tool that also makes the run fail.
 status=0
-"$st" run "$url/api/openapi.json" \
+"$st" run "$work/openapi.json" --url "$url" \
     --checks all \
     --workers 1 --seed "$seed" --no-color \
     "$@" || status=$?

@@ -244,6 +244,44 @@ pub fn document(settings: &crate::settings::Settings) -> serde_json::Value {
             item.insert("post".into(), put);
         }
     }
+    // And from a study just created to every study and contribution operation: its id and
+    // admin token; a contribution's own operations take the contribution's id and tokens.
+    let sid = "$response.body#/id";
+    let admin = "Bearer {$response.body#/admin_token}";
+    let study_links = serde_json::json!({
+        "Fetch": {"operationId": "studies_fetch", "parameters": {"sid": sid}},
+        "Contribute": {"operationId": "studies_contribute", "parameters": {"sid": sid}},
+        "List": {"operationId": "studies_list", "parameters": {
+            "sid": sid, "header.Authorization": admin}},
+        "Bundle": {"operationId": "studies_bundle", "parameters": {
+            "sid": sid, "header.Authorization": admin}},
+    });
+    let study = "$request.path.sid";
+    let cid = "$response.body#/id";
+    let withdraw = "Bearer {$response.body#/withdraw_token}";
+    let contribution_links = serde_json::json!({
+        "PutFirstPart": {"operationId": "studies_put_part", "parameters": {
+            "sid": study, "cid": cid, "index": 0, "header.Authorization": upload}},
+        "UploadStatus": {"operationId": "studies_status", "parameters": {
+            "sid": study, "cid": cid, "header.Authorization": upload}},
+        "Complete": {"operationId": "studies_complete", "parameters": {
+            "sid": study, "cid": cid, "header.Authorization": upload}},
+        "Download": {"operationId": "studies_download", "parameters": {
+            "sid": study, "cid": cid}},
+        "Withdraw": {"operationId": "studies_withdraw", "parameters": {
+            "sid": study, "cid": cid, "header.Authorization": withdraw}},
+    });
+    for (pointer, links) in [
+        ("/paths/~1api~1studies/post/responses/201", study_links),
+        (
+            "/paths/~1api~1studies~1{sid}~1contributions/post/responses/201",
+            contribution_links,
+        ),
+    ] {
+        if let Some(serde_json::Value::Object(created)) = doc.pointer_mut(pointer) {
+            created.insert("links".into(), links);
+        }
+    }
     for (schema, field, min, max) in bounds {
         let pointer = format!("/components/schemas/{schema}/properties/{field}");
         if let Some(serde_json::Value::Object(property)) = doc.pointer_mut(&pointer) {

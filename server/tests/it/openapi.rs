@@ -170,10 +170,24 @@ async fn document_is_consistent() {
     let expires = &doc["components"]["schemas"]["CreateShare"]["properties"]["expires_in"];
     assert_eq!(expires["minimum"], app.state.settings.min_expiry);
     assert_eq!(expires["maximum"], app.state.settings.max_expiry);
-    let links = &doc["paths"]["/api/shares"]["post"]["responses"]["201"]["links"];
-    for link in links.as_object().unwrap().values() {
-        let target = link["operationId"].as_str().unwrap();
-        assert!(ids.contains(target), "link to unknown operation {target}");
+    let mut linked = std::collections::BTreeSet::new();
+    for (template, method) in [
+        ("/api/shares", "post"),
+        ("/api/studies", "post"),
+        ("/api/studies/{sid}/contributions", "post"),
+    ] {
+        let links = &doc["paths"][template][method]["responses"]["201"]["links"];
+        for link in links.as_object().unwrap().values() {
+            let target = link["operationId"].as_str().unwrap();
+            assert!(ids.contains(target), "link to unknown operation {target}");
+            linked.insert(target.to_owned());
+        }
+    }
+    // Issue 18: study creation leads to every study and contribution operation.
+    for id in &ids {
+        if id.starts_with("studies_") && id != "studies_create" {
+            assert!(linked.contains(id), "no link leads to {id}");
+        }
     }
 }
 
