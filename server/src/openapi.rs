@@ -124,12 +124,24 @@ impl utoipa::Modify for CommonErrors {
                 }
                 if op.request_body.is_some() {
                     // Every body is read with a size limit and at --min-body-rate.
-                    add_error(op, 413, "`too_large`: the body or the declared size is larger than allowed");
-                    add_error(op, 408, "`too_slow`: the body arrived slower than --min-body-rate");
+                    add_error(
+                        op,
+                        413,
+                        "`too_large`: the body or the declared size is larger than allowed",
+                    );
+                    add_error(
+                        op,
+                        408,
+                        "`too_slow`: the body arrived slower than --min-body-rate",
+                    );
                 }
                 if op.security.is_some() {
                     add_error(op, 401, "`missing_token`: no `Authorization: Bearer` token");
-                    add_error(op, 403, "`bad_token`: the token is not valid for this object");
+                    add_error(
+                        op,
+                        403,
+                        "`bad_token`: the token is not valid for this object",
+                    );
                 }
                 if has_path_params {
                     add_error(

@@ -88,19 +88,31 @@ pub fn bucket_key(ip: IpAddr) -> IpAddr {
 pub fn needs_bearer(method: &axum::http::Method, path: &str) -> bool {
     use axum::http::Method;
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match (segments.as_slice(), method) {
+    matches!(
+        (segments.as_slice(), method),
         (["api", "shares", _, "parts", _], &Method::PUT)
-        | (["api", "shares", _, "upload"], &Method::GET)
-        | (["api", "shares", _, "complete"], &Method::POST)
-        | (["api", "shares", _], &Method::DELETE)
-        | (["api", "studies", _, "contributions"], &Method::GET)
-        | (["api", "studies", _, "bundle"], &Method::GET)
-        | (["api", "studies", _, "contributions", _], &Method::GET | &Method::DELETE)
-        | (["api", "studies", _, "contributions", _, "upload"], &Method::GET)
-        | (["api", "studies", _, "contributions", _, "complete"], &Method::POST)
-        | (["api", "studies", _, "contributions", _, "parts", _], &Method::PUT) => true,
-        _ => false,
-    }
+            | (["api", "shares", _, "upload"], &Method::GET)
+            | (["api", "shares", _, "complete"], &Method::POST)
+            | (["api", "shares", _], &Method::DELETE)
+            | (["api", "studies", _, "contributions"], &Method::GET)
+            | (["api", "studies", _, "bundle"], &Method::GET)
+            | (
+                ["api", "studies", _, "contributions", _],
+                &Method::GET | &Method::DELETE
+            )
+            | (
+                ["api", "studies", _, "contributions", _, "upload"],
+                &Method::GET
+            )
+            | (
+                ["api", "studies", _, "contributions", _, "complete"],
+                &Method::POST
+            )
+            | (
+                ["api", "studies", _, "contributions", _, "parts", _],
+                &Method::PUT
+            )
+    )
 }
 
 /// Refuses a request with 429 when its client's bucket is empty, or when it is a part upload
@@ -128,7 +140,9 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         // A request that needs a token and has none is refused as such, before the limiter's
         // answer: it costs nothing, and the client learns what to fix (issue 18).
         if needs_bearer(req.method(), req.uri().path())
-            && !req.headers().contains_key(axum::http::header::AUTHORIZATION)
+            && !req
+                .headers()
+                .contains_key(axum::http::header::AUTHORIZATION)
         {
             return ApiError::MissingToken.into_response();
         }

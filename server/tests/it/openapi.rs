@@ -213,7 +213,13 @@ async fn fingerprint_pattern_matches_the_parser() {
     }
     // Hex of any case, and nothing of other lengths.
     assert!(parse_fingerprint(&"aF09".repeat(16)).is_ok());
-    for bad in ["A".repeat(42), "A".repeat(44), "a".repeat(63), "a".repeat(65), "g".repeat(64)] {
+    for bad in [
+        "A".repeat(42),
+        "A".repeat(44),
+        "a".repeat(63),
+        "a".repeat(65),
+        "g".repeat(64),
+    ] {
         assert!(parse_fingerprint(&bad).is_err(), "{bad}");
     }
     let app = TestApp::new();
@@ -272,7 +278,9 @@ async fn integer_valued_numbers_are_integers() {
         r.expect_err(400, "bad_request");
         let message = r.json()["message"].as_str().unwrap().to_owned();
         assert!(
-            ["integer", "range", "negative"].iter().any(|w| message.contains(w)),
+            ["integer", "range", "negative"]
+                .iter()
+                .any(|w| message.contains(w)),
             "{field}={value}: {message}"
         );
     }
@@ -305,7 +313,7 @@ async fn statuses_the_server_can_send_are_declared() {
                 );
             }
             // The middleware's token check matches the document's `security`.
-            let uri = path.replace('{', "").replace('}', "");
+            let uri = path.replace(['{', '}'], "");
             let m = axum::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
             assert_eq!(
                 medseal_server::ratelimit::needs_bearer(&m, &uri),
