@@ -60,17 +60,25 @@ fn add_error(op: &mut Operation, status: u16, description: &str) {
         .or_insert_with(|| error_response(description));
 }
 
+/// What [`crate::handlers::keys::parse_fingerprint`] accepts: 64 hex digits, or 43 base64url
+/// characters decoding to 32 bytes with the two unused low bits of the last character zero
+/// (the decoder is strict about them).
+pub const FINGERPRINT_PATTERN: &str = "^([A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]|[0-9a-fA-F]{64})$";
+
+/// What [`crate::objects::check_id`] accepts: any 22 base64url characters.
+pub const ID_PATTERN: &str = "^[A-Za-z0-9_-]{22}$";
+
 /// The schema of a path parameter, by name.
 fn path_parameter_schema(name: &str) -> Option<utoipa::openapi::Schema> {
     let string = ObjectBuilder::new().schema_type(Type::String);
     let schema = match name {
         "id" | "sid" | "cid" => string
-            .pattern(Some("^[A-Za-z0-9_-]{22}$"))
+            .pattern(Some(ID_PATTERN))
             .min_length(Some(22))
             .max_length(Some(22))
             .description(Some("128-bit identifier: 22 base64url characters")),
         "fingerprint" => string
-            .pattern(Some("^([A-Za-z0-9_-]{43}|[0-9a-fA-F]{64})$"))
+            .pattern(Some(FINGERPRINT_PATTERN))
             .min_length(Some(43))
             .max_length(Some(64))
             .description(Some(
@@ -114,6 +122,27 @@ impl utoipa::Modify for CommonErrors {
                         }
                     }
                 }
+                if op.request_body.is_some() {
+                    // Every body is read with a size limit and at --min-body-rate.
+                    add_error(
+                        op,
+                        413,
+                        "`too_large`: the body or the declared size is larger than allowed",
+                    );
+                    add_error(
+                        op,
+                        408,
+                        "`too_slow`: the body arrived slower than --min-body-rate",
+                    );
+                }
+                if op.security.is_some() {
+                    add_error(op, 401, "`missing_token`: no `Authorization: Bearer` token");
+                    add_error(
+                        op,
+                        403,
+                        "`bad_token`: the token is not valid for this object",
+                    );
+                }
                 if has_path_params {
                     add_error(
                         op,
@@ -135,10 +164,18 @@ impl utoipa::Modify for CommonErrors {
                             Header::new(ObjectBuilder::new().schema_type(Type::Integer)),
                         )
                         .build();
-                    op.responses
-                        .responses
-                        .entry("429".into())
-                        .or_insert_with(|| limited.into());
+                    // A 429 the handler declared keeps its description, and gets the header.
+                    match op.responses.responses.get_mut("429") {
+                        Some(RefOr::T(response)) => {
+                            response.headers.insert(
+                                "Retry-After".into(),
+                                Header::new(ObjectBuilder::new().schema_type(Type::Integer)),
+                            );
+                        }
+                        _ => {
+                            op.responses.responses.insert("429".into(), limited.into());
+                        }
+                    }
                     add_error(op, 500, "`internal`: the server or its storage failed");
                 }
             }
@@ -209,6 +246,53 @@ pub fn document(settings: &crate::settings::Settings) -> serde_json::Value {
         doc.pointer_mut("/paths/~1api~1shares/post/responses/201")
     {
         created.insert("links".into(), links);
+    }
+    // `POST /api/keys` is the same operation as `PUT /api/keys` (API.md): declared too.
+    if let Some(mut put) = doc.pointer("/paths/~1api~1keys/put").cloned() {
+        if let Some(op) = put.as_object_mut() {
+            op.insert("operationId".into(), "keys_publish_post".into());
+        }
+        if let Some(serde_json::Value::Object(item)) = doc.pointer_mut("/paths/~1api~1keys") {
+            item.insert("post".into(), put);
+        }
+    }
+    // And from a study just created to every study and contribution operation: its id and
+    // admin token; a contribution's own operations take the contribution's id and tokens.
+    let sid = "$response.body#/id";
+    let admin = "Bearer {$response.body#/admin_token}";
+    let study_links = serde_json::json!({
+        "Fetch": {"operationId": "studies_fetch", "parameters": {"sid": sid}},
+        "Contribute": {"operationId": "studies_contribute", "parameters": {"sid": sid}},
+        "List": {"operationId": "studies_list", "parameters": {
+            "sid": sid, "header.Authorization": admin}},
+        "Bundle": {"operationId": "studies_bundle", "parameters": {
+            "sid": sid, "header.Authorization": admin}},
+    });
+    let study = "$request.path.sid";
+    let cid = "$response.body#/id";
+    let withdraw = "Bearer {$response.body#/withdraw_token}";
+    let contribution_links = serde_json::json!({
+        "PutFirstPart": {"operationId": "studies_put_part", "parameters": {
+            "sid": study, "cid": cid, "index": 0, "header.Authorization": upload}},
+        "UploadStatus": {"operationId": "studies_status", "parameters": {
+            "sid": study, "cid": cid, "header.Authorization": upload}},
+        "Complete": {"operationId": "studies_complete", "parameters": {
+            "sid": study, "cid": cid, "header.Authorization": upload}},
+        "Download": {"operationId": "studies_download", "parameters": {
+            "sid": study, "cid": cid}},
+        "Withdraw": {"operationId": "studies_withdraw", "parameters": {
+            "sid": study, "cid": cid, "header.Authorization": withdraw}},
+    });
+    for (pointer, links) in [
+        ("/paths/~1api~1studies/post/responses/201", study_links),
+        (
+            "/paths/~1api~1studies~1{sid}~1contributions/post/responses/201",
+            contribution_links,
+        ),
+    ] {
+        if let Some(serde_json::Value::Object(created)) = doc.pointer_mut(pointer) {
+            created.insert("links".into(), links);
+        }
     }
     for (schema, field, min, max) in bounds {
         let pointer = format!("/components/schemas/{schema}/properties/{field}");

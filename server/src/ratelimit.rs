@@ -81,6 +81,40 @@ pub fn bucket_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// True for the operations that need an `Authorization: Bearer` token (those the OpenAPI
+/// document marks with `security`): uploads' parts, status and completion, revocation and
+/// withdrawal, and a study's contribution list, downloads and bundle.
+#[must_use]
+pub fn needs_bearer(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    matches!(
+        (segments.as_slice(), method),
+        (["api", "shares", _, "parts", _], &Method::PUT)
+            | (["api", "shares", _, "upload"], &Method::GET)
+            | (["api", "shares", _, "complete"], &Method::POST)
+            | (["api", "shares", _], &Method::DELETE)
+            | (["api", "studies", _, "contributions"], &Method::GET)
+            | (["api", "studies", _, "bundle"], &Method::GET)
+            | (
+                ["api", "studies", _, "contributions", _],
+                &Method::GET | &Method::DELETE
+            )
+            | (
+                ["api", "studies", _, "contributions", _, "upload"],
+                &Method::GET
+            )
+            | (
+                ["api", "studies", _, "contributions", _, "complete"],
+                &Method::POST
+            )
+            | (
+                ["api", "studies", _, "contributions", _, "parts", _],
+                &Method::PUT
+            )
+    )
+}
+
 /// Refuses a request with 429 when its client's bucket is empty, or when it is a part upload
 /// and its client already has `--max-parts-per-client` running. Runs the handler with the
 /// client's key in [`crate::limits::CLIENT`] for the per-client byte budgets.
@@ -103,6 +137,15 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
     let key = bucket_key(client);
     if let Err(wait) = state.limiter.check(key) {
+        // A request that needs a token and has none is refused as such, before the limiter's
+        // answer: it costs nothing, and the client learns what to fix (issue 18).
+        if needs_bearer(req.method(), req.uri().path())
+            && !req
+                .headers()
+                .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return ApiError::MissingToken.into_response();
+        }
         Metrics::inc(&state.metrics.rate_limited);
         return ApiError::RateLimited(wait).into_response();
     }

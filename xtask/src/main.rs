@@ -124,6 +124,9 @@ fn build_app() -> Result<(), String> {
     Ok(())
 }
 
+/// Examples per operation and phase in `cargo xtask test`'s schemathesis stage.
+const SCHEMATHESIS_EXAMPLES: &str = "30";
+
 fn test(args: &[String]) -> Result<(), String> {
     let e2e = !args.iter().any(|a| a == "--no-e2e");
     let wasm = !args.iter().any(|a| a == "--no-wasm");
@@ -145,6 +148,18 @@ fn test(args: &[String]) -> Result<(), String> {
             "xtask",
         ],
         &[],
+    );
+    stage.done();
+
+    // The OpenAPI contract under a third-party fuzzer (server/API.md "Fuzzing with
+    // schemathesis"), with a bounded number of examples per operation so that the stage stays
+    // within a few minutes on two cores.
+    let stage = Stage::start("schemathesis against the server's OpenAPI document");
+    tally.exit_status(
+        "schemathesis",
+        tools::command("bash")
+            .arg(root().join("server/schemathesis.sh"))
+            .args(["--max-examples", SCHEMATHESIS_EXAMPLES]),
     );
     stage.done();
 

@@ -164,6 +164,18 @@ pub fn install_test_tools() -> Result<(), String> {
         println!("xtask: installing Chromium and chromedriver from apt");
         apt_install(&["chromium", "chromium-driver"])?;
     }
+    // server/schemathesis.sh installs schemathesis with pip into a virtual environment, which
+    // needs Debian's python3-venv (venv with ensurepip).
+    let has_venv = command("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_venv {
+        println!("xtask: installing python3-venv from apt (for schemathesis)");
+        apt_install(&["python3-venv"])?;
+    }
     if version_of(&cargo_bin("s3s-fs"), "--version").is_none() {
         println!(
             "xtask: installing s3s-fs {S3S_FS_VERSION} (the local S3 server for storage tests)"
@@ -271,6 +283,16 @@ impl Tally {
             }
             false
         });
+    }
+
+    /// Runs a check that reports by its exit status only (such as `server/schemathesis.sh`):
+    /// success counts one pass, anything else one failure.
+    pub fn exit_status(&mut self, label: &str, cmd: &mut Command) {
+        match cmd.status() {
+            Ok(status) if status.success() => self.passed += 1,
+            Ok(status) => self.broken(label, &format!("exited with {status}")),
+            Err(e) => self.broken(label, &format!("could not start: {e}")),
+        }
     }
 
     /// Records a step that could not run at all as one failure.

@@ -504,3 +504,49 @@ impl Drop for StreamGuard {
         }
     }
 }
+
+/// `deserialize_with` for integer fields: JSON Schema's `integer` (which the OpenAPI document
+/// declares) includes integer-valued numbers such as `40.0`, so they are accepted as well as
+/// `40`. Fractions (`40.5`), negatives, non-finite values and values out of `T`'s range are
+/// refused with a message naming the problem (a `400 bad_request`).
+///
+/// # Errors
+/// As described.
+pub fn integer<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    struct Visitor<T>(std::marker::PhantomData<T>);
+    impl<T: TryFrom<u64>> serde::de::Visitor<'_> for Visitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a non-negative integer")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::custom(format!("{v} is out of range")))
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+            let v = u64::try_from(v).map_err(|_| E::custom("a negative number is not allowed"))?;
+            self.visit_u64(v)
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+            // 2^64 as f64: every integer-valued f64 below it fits a u64 exactly.
+            const LIMIT: f64 = 18_446_744_073_709_551_616.0;
+            if !v.is_finite() || v.fract() != 0.0 {
+                return Err(E::custom(format!("{v} is not an integer")));
+            }
+            if v < 0.0 {
+                return Err(E::custom("a negative number is not allowed"));
+            }
+            if v >= LIMIT {
+                return Err(E::custom(format!("{v} is out of range")));
+            }
+            // Exact: v is a non-negative integer below 2^64.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let n = v as u64;
+            self.visit_u64(n)
+        }
+    }
+    deserializer.deserialize_any(Visitor(std::marker::PhantomData))
+}

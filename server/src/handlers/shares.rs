@@ -19,10 +19,13 @@ use crate::objects::{Meta, Object, hash_token, new_id, new_token, now};
 #[serde(deny_unknown_fields)]
 pub struct CreateShare {
     /// Total ciphertext bytes that will be uploaded.
+    #[serde(deserialize_with = "super::integer")]
     pub size: u64,
     /// Seconds until the share expires (within the server's bounds).
+    #[serde(deserialize_with = "super::integer")]
     pub expires_in: u64,
     /// How many downloads are allowed (1 to the server's maximum).
+    #[serde(deserialize_with = "super::integer")]
     pub max_downloads: u32,
 }
 

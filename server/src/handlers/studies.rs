@@ -71,6 +71,7 @@ pub struct StudyCreated {
 #[serde(deny_unknown_fields)]
 pub struct CreateContribution {
     /// Total ciphertext bytes that will be uploaded.
+    #[serde(deserialize_with = "super::integer")]
     pub size: u64,
 }
 

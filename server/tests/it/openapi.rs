@@ -170,9 +170,199 @@ async fn document_is_consistent() {
     let expires = &doc["components"]["schemas"]["CreateShare"]["properties"]["expires_in"];
     assert_eq!(expires["minimum"], app.state.settings.min_expiry);
     assert_eq!(expires["maximum"], app.state.settings.max_expiry);
-    let links = &doc["paths"]["/api/shares"]["post"]["responses"]["201"]["links"];
-    for link in links.as_object().unwrap().values() {
-        let target = link["operationId"].as_str().unwrap();
-        assert!(ids.contains(target), "link to unknown operation {target}");
+    let mut linked = std::collections::BTreeSet::new();
+    for (template, method) in [
+        ("/api/shares", "post"),
+        ("/api/studies", "post"),
+        ("/api/studies/{sid}/contributions", "post"),
+    ] {
+        let links = &doc["paths"][template][method]["responses"]["201"]["links"];
+        for link in links.as_object().unwrap().values() {
+            let target = link["operationId"].as_str().unwrap();
+            assert!(ids.contains(target), "link to unknown operation {target}");
+            linked.insert(target.to_owned());
+        }
     }
+    // Issue 18: study creation leads to every study and contribution operation.
+    for id in &ids {
+        if id.starts_with("studies_") && id != "studies_create" {
+            assert!(linked.contains(id), "no link leads to {id}");
+        }
+    }
+}
+
+/// Issue 18: the fingerprint pattern is exactly what the parser accepts. The last of 43
+/// base64url characters carries 2 unused bits that the strict decoder wants zero, so the
+/// pattern's last class is derived here from the parser over every character.
+#[tokio::test]
+async fn fingerprint_pattern_matches_the_parser() {
+    use medseal_server::handlers::keys::parse_fingerprint;
+    use medseal_server::openapi::FINGERPRINT_PATTERN;
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let accepted: String = ALPHABET
+        .chars()
+        .filter(|c| parse_fingerprint(&format!("{}{c}", "A".repeat(42))).is_ok())
+        .collect();
+    assert_eq!(
+        FINGERPRINT_PATTERN,
+        format!("^([A-Za-z0-9_-]{{42}}[{accepted}]|[0-9a-fA-F]{{64}})$")
+    );
+    // Every base64url character is accepted in the first 42 places.
+    for c in ALPHABET.chars() {
+        assert!(parse_fingerprint(&format!("{}{c}A", c.to_string().repeat(41))).is_ok());
+    }
+    // Hex of any case, and nothing of other lengths.
+    assert!(parse_fingerprint(&"aF09".repeat(16)).is_ok());
+    for bad in [
+        "A".repeat(42),
+        "A".repeat(44),
+        "a".repeat(63),
+        "a".repeat(65),
+        "g".repeat(64),
+    ] {
+        assert!(parse_fingerprint(&bad).is_err(), "{bad}");
+    }
+    let app = TestApp::new();
+    let doc = document(&app).await;
+    let param = &doc["paths"]["/api/keys/{fingerprint}"]["get"]["parameters"][0];
+    assert_eq!(param["schema"]["pattern"], FINGERPRINT_PATTERN);
+    // What the pattern allows is 404 (nothing published), never 400.
+    let r = app.get(&format!("/api/keys/{}w", "A".repeat(42))).await;
+    r.expect_err(404, "not_found");
+    let r = app.get(&format!("/api/keys/{}B", "A".repeat(42))).await;
+    r.expect_err(400, "bad_id");
+}
+
+/// Issue 18: `POST /api/keys` is served (API.md: "PUT, or POST") and declared.
+#[tokio::test]
+async fn post_keys_is_declared() {
+    let app = TestApp::new();
+    let doc = document(&app).await;
+    let put = documented(&doc, "PUT", "/api/keys");
+    let post = documented(&doc, "POST", "/api/keys");
+    assert_eq!(put, post);
+    assert_eq!(
+        doc["paths"]["/api/keys"]["post"]["operationId"],
+        "keys_publish_post"
+    );
+    let r = app
+        .call("POST", "/api/keys", &[], Body::from("not a key"))
+        .await;
+    r.expect_err(400, "bad_key");
+}
+
+/// Issue 18: integer fields take integer-valued numbers (`40.0` is a JSON Schema integer) and
+/// refuse fractions, negatives and values out of range with 400.
+#[tokio::test]
+async fn integer_valued_numbers_are_integers() {
+    let app = TestApp::new();
+    let ok = app
+        .post_json(
+            "/api/shares",
+            serde_json::json!({"size": 10.0, "expires_in": 3600.0, "max_downloads": 40.0}),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{:?}", ok.body);
+    for (field, value) in [
+        ("max_downloads", serde_json::json!(40.5)),
+        ("max_downloads", serde_json::json!(-1)),
+        ("max_downloads", serde_json::json!(-1.0)),
+        ("max_downloads", serde_json::json!(4_294_967_296_u64)),
+        ("max_downloads", serde_json::json!(1e300)),
+        ("size", serde_json::json!(0.5)),
+        ("expires_in", serde_json::json!("3600")),
+    ] {
+        let mut body = serde_json::json!({"size": 10, "expires_in": 3600, "max_downloads": 1});
+        body[field] = value.clone();
+        let r = app.post_json("/api/shares", body).await;
+        r.expect_err(400, "bad_request");
+        let message = r.json()["message"].as_str().unwrap().to_owned();
+        assert!(
+            ["integer", "range", "negative"]
+                .iter()
+                .any(|w| message.contains(w)),
+            "{field}={value}: {message}"
+        );
+    }
+}
+
+/// Issue 18: every operation that reads a body declares 413 and 408, every one with a token
+/// 401 and 403, and every 429 carries `Retry-After`; the server's 413 for a size above the
+/// declared maximum is among them.
+#[tokio::test]
+async fn statuses_the_server_can_send_are_declared() {
+    let app = TestApp::new();
+    let doc = document(&app).await;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            if op.get("requestBody").is_some() {
+                for status in ["408", "413"] {
+                    assert!(responses.contains_key(status), "{method} {path}: {status}");
+                }
+            }
+            if op.get("security").is_some() {
+                for status in ["401", "403"] {
+                    assert!(responses.contains_key(status), "{method} {path}: {status}");
+                }
+            }
+            if let Some(limited) = responses.get("429") {
+                assert!(
+                    limited["headers"]["Retry-After"].is_object(),
+                    "{method} {path}: 429 without Retry-After"
+                );
+            }
+            // The middleware's token check matches the document's `security`.
+            let uri = path.replace(['{', '}'], "");
+            let m = axum::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            assert_eq!(
+                medseal_server::ratelimit::needs_bearer(&m, &uri),
+                op.get("security").is_some(),
+                "{method} {path}"
+            );
+        }
+    }
+    let max = app.state.settings.max_object_size;
+    let r = app
+        .post_json(
+            "/api/shares",
+            serde_json::json!({"size": max + 1, "expires_in": 3600, "max_downloads": 1}),
+        )
+        .await;
+    r.expect_err(413, "too_large");
+    assert!(documented(&doc, "POST", "/api/shares").contains(&413));
+}
+
+/// Issue 18: once a client's rate limit is used up, a request without its required token is
+/// `401 missing_token` (not 429), and the 429 others get carries `Retry-After`.
+#[tokio::test]
+async fn missing_token_is_401_after_the_rate_limit() {
+    let app = TestApp::with(|s| {
+        s.rate_limit = 0.001;
+        s.rate_burst = 1.0;
+    });
+    let first = app.get("/api/shares/AAAAAAAAAAAAAAAAAAAAAA/upload").await;
+    first.expect_err(401, "missing_token");
+    let limited = app.get("/api/shares/AAAAAAAAAAAAAAAAAAAAAA").await;
+    limited.expect_err(429, "rate_limited");
+    assert!(limited.header("retry-after").parse::<u64>().unwrap() >= 1);
+    for (method, uri) in [
+        ("GET", "/api/shares/AAAAAAAAAAAAAAAAAAAAAA/upload"),
+        ("DELETE", "/api/shares/AAAAAAAAAAAAAAAAAAAAAA"),
+        ("GET", "/api/studies/AAAAAAAAAAAAAAAAAAAAAA/contributions"),
+        ("GET", "/api/studies/AAAAAAAAAAAAAAAAAAAAAA/bundle"),
+    ] {
+        let r = app.call(method, uri, &[], Body::empty()).await;
+        r.expect_err(401, "missing_token");
+    }
+    // With a token, the limit applies.
+    let r = app
+        .call(
+            "GET",
+            "/api/shares/AAAAAAAAAAAAAAAAAAAAAA/upload",
+            &[("authorization", "Bearer x")],
+            Body::empty(),
+        )
+        .await;
+    r.expect_err(429, "rate_limited");
 }
