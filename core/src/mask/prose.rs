@@ -1229,6 +1229,8 @@ const STREET_SUFFIX: &[&str] = &[
     "parkway",
     "hwy",
     "highway",
+    "route",
+    "rte",
     "row",
     "trail",
     "trl",
@@ -1264,6 +1266,25 @@ const STREET_SUFFIX: &[&str] = &[
     "commons",
     "green",
 ];
+
+/// Words that end the name of a building with a street number: "114 Harkness Hall".
+const BUILDING_WORDS: &[&str] = &[
+    "hall",
+    "building",
+    "bldg",
+    "tower",
+    "towers",
+    "apartments",
+    "apts",
+    "residence",
+    "residences",
+    "manor",
+    "dormitory",
+    "dorm",
+];
+
+/// Street suffixes that a route letter or number may follow: "County Rd K", "State Hwy 29".
+const ROUTE_SUFFIX: &[&str] = &["rd", "road", "hwy", "highway", "route", "rte", "trail"];
 
 const DIRECTIONS: &[&str] = &[
     "n", "s", "e", "w", "ne", "nw", "se", "sw", "north", "south", "east", "west",
@@ -2134,7 +2155,10 @@ impl Finder<'_, '_> {
             let t = self.t[i];
             // A street address: number, 1-4 words, a suffix, a direction, a unit.
             if t.kind == Tk::Num || (t.kind == Tk::Mixed && t.text.len() <= 7) {
-                if let Some(end) = self.street_after(i + 1) {
+                if let Some(end) = self
+                    .street_after(i + 1)
+                    .or_else(|| self.building_after(i + 1))
+                {
                     let end = self.unit_after(end + 1).unwrap_or(end);
                     let end = self.city_after(end + 1).unwrap_or(end);
                     let end = self.city_after(end + 1).unwrap_or(end);
@@ -2150,6 +2174,7 @@ impl Finder<'_, '_> {
                 && end > i
             {
                 let end = self.unit_after(end + 1).unwrap_or(end);
+                let end = self.city_after(end + 1).unwrap_or(end);
                 self.mark(i, end, TextPattern::Place);
                 i = end + 1;
                 continue;
@@ -2378,6 +2403,18 @@ impl Finder<'_, '_> {
                 if self.punct(end + 1, ".") {
                     end += 1;
                 }
+                if ROUTE_SUFFIX.contains(&l.as_str())
+                    && self.t.get(end + 1).is_some_and(|r| {
+                        !r.line_start
+                            && r.gap <= 1
+                            && ((r.kind == Tk::Num && r.text.len() <= 4)
+                                || (r.kind == Tk::Word
+                                    && r.text.chars().count() <= 2
+                                    && r.text.chars().all(|c| c.is_ascii_uppercase())))
+                    })
+                {
+                    end += 1;
+                }
                 if self.t.get(end + 1).is_some_and(|d| {
                     !d.line_start
                         && d.gap <= 1
@@ -2400,6 +2437,26 @@ impl Finder<'_, '_> {
                 continue;
             }
             return None;
+        }
+        None
+    }
+
+    /// A named building after its number: "114 Harkness Hall", "20 Riverside Towers": one to
+    /// three capitalised words, then a building word. Returns the last token.
+    fn building_after(&self, i: usize) -> Option<usize> {
+        let mut j = i;
+        while j < i + 4 {
+            let t = self.t.get(j)?;
+            if t.line_start || !is_capitalised(t) {
+                return None;
+            }
+            if j > i && BUILDING_WORDS.contains(&t.low().as_ref()) {
+                return Some(j);
+            }
+            if never_name_street(t.text) || never_name(t.text) {
+                return None;
+            }
+            j += 1;
         }
         None
     }
@@ -2952,7 +3009,8 @@ impl Finder<'_, '_> {
             || (i >= 1
                 && t[i - 1].text == ":"
                 && before2.as_deref().is_some_and(|w| DATE_WORDS.contains(&w)))
-            || (i >= 1 && t[i - 1].text == "(" && before2.is_some());
+            || (i >= 1 && t[i - 1].text == "(" && before2.is_some())
+            || self.continues_dates(i);
         if next_ok && dated && valid(a, b) {
             self.push(
                 i,
@@ -2964,6 +3022,23 @@ impl Finder<'_, '_> {
             return Some(i + 2);
         }
         None
+    }
+
+    /// Whether token `i` follows a date found just before it in a list: "10/02, 10/15",
+    /// "3/4 and 3/9".
+    fn continues_dates(&self, i: usize) -> bool {
+        let Some(prev) = self.out.last() else {
+            return false;
+        };
+        let joined = |k: usize| {
+            self.punct(k, ",") || self.punct(k, ";") || self.word(k).is_some_and(|w| w == "and")
+        };
+        // "10/02, 10/15", "10/02 and 10/15", "10/02, and 10/15".
+        let ends_date = |k: usize| self.t[k].end == prev.end;
+        prev.pattern == TextPattern::Date
+            && i >= 2
+            && joined(i - 1)
+            && (ends_date(i - 2) || (i >= 3 && joined(i - 2) && ends_date(i - 3)))
     }
 
     fn ages(&mut self) {
@@ -3533,6 +3608,22 @@ mod tests {
                 &["Anneli", "Katrin"],
             ),
             ("Moved to Tacoma WA 98402 in 2019.", &["Tacoma", "98402"]),
+            (
+                "Staying in a shelter on Euclid Ave, Lakewood, until May.",
+                &["Euclid", "Lakewood"],
+            ),
+            (
+                "Room 3, 27 Whitcombe Hall, Ann Arbor; ok to text.",
+                &["Whitcombe", "Ann Arbor"],
+            ),
+            (
+                "Ranch at W2210 State Hwy 29, Bonduel.",
+                &["W2210", "Bonduel"],
+            ),
+            (
+                "INR drawn 4/2, 4/9 and 4/16; next 4/23.",
+                &["4/2", "4/9", "4/16"],
+            ),
         ] {
             let out = scrub(input);
             for g in gone {

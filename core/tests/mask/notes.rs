@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// the prose detectors do not reach yet (0.980 on 2026-12-03: a few places named with no
 /// context word, a date in a heading); until they do, this is a floor that holds what has
 /// been reached, so a change that loses recall fails. Raise it, never lower it.
-const MIN_RECALL: f64 = 0.97;
+const MIN_RECALL: f64 = 0.99;
 /// Share of keep phrases that must survive verbatim.
 const MIN_KEPT: f64 = 0.95;
 
@@ -148,7 +148,10 @@ fn outside_words(note: &Note) -> BTreeSet<String> {
 /// outside every span (which the masker is right to keep there). So "Mr. Okafor" leaves no
 /// "Okafor", and "1432 Larkspur Ave" leaves neither "1432" nor "Larkspur".
 fn survived(span: &Span, outside: &BTreeSet<String>, out: &str) -> Option<String> {
-    if !whole(out, &span.text).is_empty() {
+    // Safe Harbor's own category for ages over 89 is "90 or older": "who is 90" masked to
+    // "who is 90 or older" has left the category, not the age.
+    let aggregated = |&(_, j): &(usize, usize)| out[j..].starts_with(" or older");
+    if whole(out, &span.text).iter().any(|o| !aggregated(o)) {
         return Some("whole span".into());
     }
     if span.kind == "dates" {
@@ -298,5 +301,8 @@ fn notes_scoring_rule_looks_at_tokens() {
     assert!(survived(&street, &outside, "[ADDRESS], a Grand day").is_none());
     let date = span("Jan 5th, 2017", "dates");
     assert!(survived(&date, &none, "Admit: 2017").is_none());
+    let age = span("who is 90", "dates");
+    assert!(survived(&age, &none, "who is 90 or older, witnessed").is_none());
+    assert!(survived(&age, &none, "who is 90, witnessed").is_some());
     assert!(survived(&date, &none, "Admit: Jan 5th, 2017").is_some());
 }
