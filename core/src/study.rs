@@ -11,7 +11,7 @@ use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::mask::{Method, Policy, PseudonymKey};
+use crate::mask::{FreeText, Method, Policy, PseudonymKey};
 use crate::pki::{Fingerprint, PrivateKey, PublicKey, SignatureError};
 
 /// The context string of study signatures (FORMAT.md section 7).
@@ -85,6 +85,9 @@ pub struct StudyPolicy {
     /// Addresses.
     #[serde(default)]
     pub addresses: AddressOption,
+    /// Notes and narratives: scrubbed of identifiers (the default, not written) or removed.
+    #[serde(default, skip_serializing_if = "FreeText::is_scrub")]
+    pub free_text: FreeText,
 }
 
 impl StudyPolicy {
@@ -95,6 +98,7 @@ impl StudyPolicy {
             base: "safe-harbor".into(),
             dates: DateOption::Year,
             addresses: AddressOption::Zip3,
+            free_text: FreeText::Scrub,
         }
     }
 
@@ -122,6 +126,10 @@ impl StudyPolicy {
                 rule.description = Some("Addresses are removed entirely.".into());
             }
             policy.name = format!("{}+no-address", policy.name);
+        }
+        if self.free_text == FreeText::Remove {
+            policy.text.free_text = FreeText::Remove;
+            policy.name = format!("{}+no-free-text", policy.name);
         }
         policy
             .validate()
@@ -606,14 +614,37 @@ mod tests {
     fn policy_options_build_valid_policies() {
         for dates in [DateOption::Year, DateOption::Shift] {
             for addresses in [AddressOption::Zip3, AddressOption::Remove] {
-                let p = StudyPolicy {
-                    base: "safe-harbor".into(),
-                    dates,
-                    addresses,
-                };
-                p.to_policy().expect("valid");
+                for free_text in [FreeText::Scrub, FreeText::Remove] {
+                    let p = StudyPolicy {
+                        base: "safe-harbor".into(),
+                        dates,
+                        addresses,
+                        free_text,
+                    };
+                    let policy = p.to_policy().expect("valid");
+                    assert_eq!(policy.text.free_text, free_text);
+                }
             }
         }
+        let remove = StudyPolicy {
+            free_text: FreeText::Remove,
+            ..StudyPolicy::safe_harbor()
+        };
+        assert_eq!(remove.label().expect("l"), "safe-harbor+no-free-text@1");
+        // The default is not written, so descriptions (and study ids) made before the option
+        // existed are unchanged; the choice round-trips.
+        let json = serde_json::to_value(StudyPolicy::safe_harbor()).expect("json");
+        assert!(json.get("free_text").is_none());
+        let json = serde_json::to_string(&remove).expect("json");
+        assert!(json.contains(r#""free_text":"remove""#));
+        assert_eq!(
+            serde_json::from_str::<StudyPolicy>(&json).expect("parse"),
+            remove
+        );
+        assert!(
+            serde_json::from_str::<StudyPolicy>(r#"{"base":"safe-harbor","free_text":"delete"}"#)
+                .is_err()
+        );
         assert_eq!(
             StudyPolicy::safe_harbor().label().expect("l"),
             "safe-harbor@1"

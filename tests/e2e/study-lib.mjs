@@ -38,7 +38,7 @@ export async function unlockKey(page, passphrase, scope = page) {
 }
 
 /** Creates and publishes a study; returns the contribution link and the admin link. */
-export async function createStudy(page, baseUrl, { passphrase, title, purpose, institution, contact, k = 5 }) {
+export async function createStudy(page, baseUrl, { passphrase, title, purpose, institution, contact, k = 5, freeText }) {
   await page.goto(`${baseUrl}/study/new`);
   await unlockKey(page, passphrase);
   await page.getByTestId('key-unlocked').waitFor({ timeout: 60_000 });
@@ -47,6 +47,7 @@ export async function createStudy(page, baseUrl, { passphrase, title, purpose, i
   await page.getByTestId('study-institution-input').fill(institution);
   await page.getByTestId('study-contact-input').fill(contact);
   await page.getByTestId('study-k-input').fill(String(k));
+  if (freeText) await page.getByTestId('policy-free-text').selectOption(freeText);
   await page.getByTestId('study-create').click();
   await page.getByTestId('contribution-link').waitFor({ timeout: 60_000 });
   return {

@@ -3,7 +3,7 @@
 use super::MaskError;
 use super::date::FhirDate;
 use super::fhir::Engine;
-use super::policy::{DataType, IdentifierKind, Method, Policy, normalize_column};
+use super::policy::{DataType, FreeText, IdentifierKind, Method, Policy, normalize_column};
 use super::preview::{TextEdits, TextHit};
 use super::text::{Scanner, Sweep};
 use super::zip::generalize_zip;
@@ -41,6 +41,33 @@ enum How {
     Content,
     /// Nothing said what it holds: its cells are scanned as free text.
     FreeText,
+    /// Its header says it holds notes, and the policy removes free text (`free_text: remove`).
+    Notes,
+}
+
+/// Header words of columns of notes, emptied under `free_text: remove`.
+const NOTE_WORDS: [&str; 9] = [
+    "note",
+    "notes",
+    "comment",
+    "comments",
+    "remark",
+    "remarks",
+    "narrative",
+    "narratives",
+    "memo",
+];
+
+/// Whether a cell of an unrecognised column reads as prose (`free_text: remove` empties it):
+/// six words or more with a sentence's end in it. Code displays ("Body mass index (BMI)
+/// [Ratio]") have no full stop.
+fn is_prose_cell(cell: &str) -> bool {
+    let words = cell
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphabetic))
+        .count();
+    let t = cell.trim_end();
+    words >= 6 && (t.ends_with('.') || t.ends_with('!') || t.ends_with('?') || cell.contains(". "))
 }
 
 /// Built-in rules for common header names (already normalised).
@@ -563,6 +590,20 @@ pub(crate) fn mask_csv(
                     rule: format!("csv-default:{n}"),
                     how,
                 },
+                None if policy.text.free_text == FreeText::Remove
+                    && header_words(h)
+                        .iter()
+                        .any(|w| NOTE_WORDS.contains(&w.as_str())) =>
+                {
+                    Column {
+                        method: Some(Method::Redact),
+                        kind: IdentifierKind::Other,
+                        role: Role::Plain,
+                        value: None,
+                        rule: super::fhir::FREE_TEXT_REMOVE_RULE.to_owned(),
+                        how: How::Notes,
+                    }
+                }
                 None => Column {
                     method: None,
                     kind: IdentifierKind::Other,
@@ -758,9 +799,10 @@ fn column_treatment(c: &Column) -> String {
         How::Policy => " (the policy names this column)",
         How::Header => "",
         How::Content => " (its cells look like them)",
-        How::FreeText => "",
+        How::FreeText | How::Notes => "",
     };
     match (c.how, c.method) {
+        (How::Notes, _) => "notes: removed (the policy removes free text)".to_owned(),
         (How::FreeText, _) | (_, None) => {
             "not recognised: every cell is checked as free text for identifiers".to_owned()
         }
@@ -801,6 +843,9 @@ fn mask_cell(
     }
     let location = || at.location();
     let Some(method) = col.method else {
+        if engine.removes_free_text() && is_prose_cell(cell) {
+            return engine.remove_document_text(cell, &location);
+        }
         return engine.scan_text(cell.to_owned(), patient, true, &location);
     };
     let rule = col.rule.as_str();

@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use super::date::FhirDate;
 use super::key::PseudonymKey;
-use super::policy::{DataType, IdentifierKind, Method, OneOrMany, Policy, Rule, TextPattern};
+use super::policy::{
+    DataType, FreeText, IdentifierKind, Method, OneOrMany, Policy, Rule, TextPattern,
+};
 use super::preview::{Loc, TextEdits, TextHit};
 use super::report::Tally;
 use super::text::{Hit, Scanner, Sweep};
@@ -38,6 +40,36 @@ const NOT_TEXT: [&str; 18] = [
     "gender",
     "data",
 ];
+
+/// String elements that hold prose wherever they are (`free_text: remove` drops them):
+/// descriptions, comments, conclusions, summaries, string and markdown values, message
+/// contents and instructions.
+const PROSE_STRINGS: [&str; 10] = [
+    "description",
+    "comment",
+    "valueString",
+    "valueMarkdown",
+    "conclusion",
+    "summary",
+    "contentString",
+    "patientInstruction",
+    "answerString",
+    "outcomeString",
+];
+
+/// Rule under which prose removed whole (`free_text: remove`) is counted.
+pub(crate) const FREE_TEXT_REMOVE_RULE: &str = "free-text-remove";
+
+const FREE_TEXT_REMOVE_NOTE: &str = "Notes, narratives, comments, descriptions and text documents were removed entirely, as the policy asks; structured data was kept.";
+
+/// Whether a `text` string under this parent element is prose (an Annotation's or a Dosage's)
+/// rather than a CodeableConcept's text or a label.
+fn prose_text_parent(parent: Option<&str>) -> bool {
+    matches!(
+        parent,
+        None | Some("note" | "dosageInstruction" | "dosage" | "patientInstruction")
+    )
+}
 
 /// Elements of FHIR type `instant` by name alone, wherever they are.
 const INSTANT_KEYS: [&str; 5] = ["issued", "lastUpdated", "valueInstant", "instant", "when"];
@@ -574,6 +606,25 @@ impl<'p> Engine<'p> {
 
     /// The free-text checks over a whole plain-text document; the preview names lines.
     pub(crate) fn scan_document(&mut self, s: &str) -> String {
+        if self.policy.text.free_text == FreeText::Remove {
+            if !s.trim().is_empty() {
+                let (rule, kind) = (FREE_TEXT_REMOVE_RULE, IdentifierKind::Other);
+                self.tally.add(rule, kind, Method::Redact);
+                self.tally.note(FREE_TEXT_REMOVE_NOTE.to_owned());
+                if let Some(r) = &mut self.tally.preview {
+                    let what = format!("a text document of {} lines", s.lines().count());
+                    r.whole(
+                        &|| "the document".to_owned(),
+                        rule,
+                        kind,
+                        Method::Redact,
+                        &what,
+                        None,
+                    );
+                }
+            }
+            return String::new();
+        }
         if !self.tally.recording() {
             return self.scan(s.to_owned(), "", true, None);
         }
@@ -761,8 +812,13 @@ impl<'p> Engine<'p> {
         let mut out = Map::new();
         let mut changed = false;
         let codeable = map.contains_key("coding");
+        let remove_prose = self.policy.text.free_text == FreeText::Remove;
         for (k, child) in map {
             self.in_codeable = codeable;
+            if remove_prose && self.is_prose(&k, &child, codeable, cx) {
+                self.remove_prose(&k, &child, cx);
+                continue;
+            }
             if let Some((field, rule, kind)) = pseudonymize.filter(|p| p.0 == k)
                 && let Value::String(s) = &child
             {
@@ -994,15 +1050,66 @@ impl<'p> Engine<'p> {
         // A `text` string is prose in an Annotation (`note`) or a Dosage; elsewhere in FHIR it
         // is a CodeableConcept's text (with or without codings) or a label.
         let parent = cx.path.len().checked_sub(2).map(|i| cx.path[i].as_str());
-        let prose_text = matches!(
-            parent,
-            None | Some("note" | "dosageInstruction" | "dosage" | "patientInstruction")
-        );
+        let prose_text = prose_text_parent(parent);
         self.coded = matches!(key, "display" | "name" | "value")
             || (key == "text" && (self.in_codeable || !prose_text));
         let out = self.scan_text(s, &patient, true, &|| cx.location());
         self.coded = false;
         out
+    }
+
+    /// Whether member `key` of the object being walked is prose that `free_text: remove`
+    /// drops whole: a Narrative (`text` with a `div`), Annotations (`note`), or a prose string.
+    /// Required elements are never dropped alone: an Annotation goes with its `text`, a
+    /// Narrative with its `div`, and an object left empty goes with it.
+    fn is_prose(&self, key: &str, v: &Value, codeable: bool, cx: &Cx) -> bool {
+        match v {
+            Value::Object(m) => key == "text" && m.contains_key("div"),
+            Value::Array(_) => key == "note",
+            Value::String(_) => {
+                PROSE_STRINGS.contains(&key)
+                    || (key == "text"
+                        && !codeable
+                        && prose_text_parent(cx.path.last().map(String::as_str)))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the policy removes free text whole (`free_text: remove`).
+    pub(crate) fn removes_free_text(&self) -> bool {
+        self.policy.text.free_text == FreeText::Remove
+    }
+
+    /// Removes a piece of prose outside FHIR (a CSV cell), counted and previewed.
+    pub(crate) fn remove_document_text(
+        &mut self,
+        s: &str,
+        location: &dyn Fn() -> String,
+    ) -> String {
+        let (rule, kind) = (FREE_TEXT_REMOVE_RULE, IdentifierKind::Other);
+        self.tally.add(rule, kind, Method::Redact);
+        self.tally.note(FREE_TEXT_REMOVE_NOTE.to_owned());
+        if let Some(r) = &mut self.tally.preview {
+            r.whole(location, rule, kind, Method::Redact, s, None);
+        }
+        String::new()
+    }
+
+    fn remove_prose(&mut self, key: &str, v: &Value, cx: &mut Cx) {
+        let (rule, kind) = (FREE_TEXT_REMOVE_RULE, IdentifierKind::Other);
+        self.tally.add(rule, kind, Method::Redact);
+        self.tally.note(FREE_TEXT_REMOVE_NOTE.to_owned());
+        cx.push_key(key);
+        // A Narrative is shown by its `div` (its `status` says nothing about the patient).
+        if let Some(div) = v.get("div") {
+            cx.push_key("div");
+            self.record(cx, rule, kind, Method::Redact, div, None);
+            cx.pop_loc();
+        } else {
+            self.record(cx, rule, kind, Method::Redact, v, None);
+        }
+        cx.pop_loc();
     }
 
     fn attachment_data(&mut self, v: Value, content_type: Option<&str>, cx: &Cx) -> Option<Value> {
@@ -1023,6 +1130,16 @@ impl<'p> Engine<'p> {
             }
         });
         match text {
+            Some(t) if self.policy.text.free_text == FreeText::Remove => {
+                let (rule, kind) = (FREE_TEXT_REMOVE_RULE, IdentifierKind::Other);
+                self.tally.add(rule, kind, Method::Redact);
+                self.tally.note(FREE_TEXT_REMOVE_NOTE.to_owned());
+                if let Some(r) = &mut self.tally.preview {
+                    let what = format!("a text attachment, {} bytes", t.len());
+                    r.whole(&|| cx.location(), rule, kind, Method::Redact, &what, None);
+                }
+                None
+            }
             Some(t) => {
                 let patient = cx.patient.clone();
                 let at = || format!("{} (decoded text)", cx.location());

@@ -37,7 +37,7 @@ mod zip;
 pub use date::{FhirDate, civil_from_days};
 pub use key::{MAX_SHIFT_DAYS, PseudonymKey};
 pub use policy::{
-    ColumnRule, CsvRules, DataType, IdentifierKind, Method, OneOrMany, POLICY_FORMAT,
+    ColumnRule, CsvRules, DataType, FreeText, IdentifierKind, Method, OneOrMany, POLICY_FORMAT,
     POLICY_VERSION, Policy, PolicyError, Rule, SAFE_HARBOR_JSON, Selector, TextPattern, TextRules,
     normalize_column,
 };

@@ -439,6 +439,31 @@ pub struct TextRules {
     /// Remove attachments that are not text (images, PDFs): they cannot be checked.
     #[serde(default = "yes")]
     pub redact_binary_attachments: bool,
+    /// Prose (narratives, notes, comments, descriptions, text attachments and documents):
+    /// scanned and scrubbed (the default), or removed whole.
+    #[serde(default, skip_serializing_if = "FreeText::is_scrub")]
+    pub free_text: FreeText,
+}
+
+/// What happens to prose: narratives (`text.div`), annotations (`note`), prose strings
+/// (`description`, `comment`, `valueString`...), decoded text attachments, plain-text
+/// documents and CSV cells of notes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FreeText {
+    /// Searched for identifiers, which are replaced; the rest of the prose is kept.
+    #[default]
+    Scrub,
+    /// Removed whole; structured data (codes, values, dates, references) is kept.
+    Remove,
+}
+
+impl FreeText {
+    /// Whether this is the default, [`FreeText::Scrub`].
+    #[must_use]
+    pub fn is_scrub(&self) -> bool {
+        *self == Self::Scrub
+    }
 }
 
 impl Default for TextRules {
@@ -448,6 +473,7 @@ impl Default for TextRules {
             patterns: Vec::new(),
             dates: Method::Generalize,
             redact_binary_attachments: true,
+            free_text: FreeText::Scrub,
         }
     }
 }
@@ -658,10 +684,22 @@ impl Policy {
                     .to_owned(),
             );
         }
+        if t.free_text == FreeText::Remove {
+            out.push(
+                "Notes, narratives, comments, descriptions and text documents are removed \
+                 entirely; only the structured data (codes, values, units, dates) is shared."
+                    .to_owned(),
+            );
+        }
         if !t.patterns.is_empty() {
             let names: Vec<&str> = t.patterns.iter().map(|p| pattern_plain(*p)).collect();
+            let what = if t.free_text == FreeText::Remove {
+                "The remaining text (labels and display text)"
+            } else {
+                "Free text"
+            };
             out.push(format!(
-                "Free text is also scanned for {}.",
+                "{what} is also scanned for {}.",
                 join_words(&names)
             ));
         }

@@ -2154,18 +2154,17 @@ impl Finder<'_, '_> {
         while i < n {
             let t = self.t[i];
             // A street address: number, 1-4 words, a suffix, a direction, a unit.
-            if t.kind == Tk::Num || (t.kind == Tk::Mixed && t.text.len() <= 7) {
-                if let Some(end) = self
+            if (t.kind == Tk::Num || (t.kind == Tk::Mixed && t.text.len() <= 7))
+                && let Some(end) = self
                     .street_after(i + 1)
                     .or_else(|| self.building_after(i + 1))
-                {
-                    let end = self.unit_after(end + 1).unwrap_or(end);
-                    let end = self.city_after(end + 1).unwrap_or(end);
-                    let end = self.city_after(end + 1).unwrap_or(end);
-                    self.mark(i, end, TextPattern::Place);
-                    i = end + 1;
-                    continue;
-                }
+            {
+                let end = self.unit_after(end + 1).unwrap_or(end);
+                let end = self.city_after(end + 1).unwrap_or(end);
+                let end = self.city_after(end + 1).unwrap_or(end);
+                self.mark(i, end, TextPattern::Place);
+                i = end + 1;
+                continue;
             }
             // A street without its number: "on Flatbush Ave", "Lorain Ave".
             if is_capitalised(&t)

@@ -7,6 +7,7 @@ mod csv_columns;
 mod digests;
 mod fixtures;
 mod forms;
+mod free_text;
 mod frozen;
 mod notes;
 mod policy;

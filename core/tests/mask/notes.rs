@@ -11,13 +11,14 @@ use medseal_core::mask::{IdentifierKind, Policy};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Share of identifier spans that masking must remove. Issue 12 sets the bar at 0.99, which
-/// the prose detectors do not reach yet (0.980 on 2026-12-03: a few places named with no
-/// context word, a date in a heading); until they do, this is a floor that holds what has
-/// been reached, so a change that loses recall fails. Raise it, never lower it.
+/// Share of identifier spans that masking must remove (issue 12's bar; 1.000 on 2026-12-03).
+/// The detectors were written against this corpus, so it is also measured on a held-out one.
 const MIN_RECALL: f64 = 0.99;
 /// Share of keep phrases that must survive verbatim.
 const MIN_KEPT: f64 = 0.95;
+/// Floors of the held-out corpus (see `heldout_notes_are_masked_by_safe_harbor`).
+const HELDOUT_MIN_RECALL: f64 = 0.79;
+const HELDOUT_MIN_KEPT: f64 = 0.98;
 
 const MIN_NOTES: usize = 48;
 const MIN_SPANS: usize = 260;
@@ -63,8 +64,11 @@ struct Note {
 }
 
 fn corpus() -> Vec<Note> {
-    let v: Value =
-        serde_json::from_str(include_str!("../data/notes/notes.json")).expect("notes.json is JSON");
+    corpus_of(include_str!("../data/notes/notes.json"))
+}
+
+fn corpus_of(json: &str) -> Vec<Note> {
+    let v: Value = serde_json::from_str(json).expect("the corpus is JSON");
     assert_eq!(v["format"], "medseal-deid-corpus");
     assert_eq!(v["version"], 1);
     let s = |v: &Value| v.as_str().expect("a string").to_owned();
@@ -231,13 +235,47 @@ fn notes_corpus_is_well_formed() {
 
 #[test]
 fn notes_are_masked_by_safe_harbor() {
+    let (recall, kept_share) = score("notes", corpus());
+    assert!(
+        recall >= MIN_RECALL,
+        "recall {recall:.3} is below {MIN_RECALL}"
+    );
+    assert!(
+        kept_share >= MIN_KEPT,
+        "kept {kept_share:.3} is below {MIN_KEPT}"
+    );
+}
+
+/// The held-out corpus (`data/notes/heldout.json`), written later and blind to the detectors,
+/// in other styles (portal messages, letters, flow sheets, all-caps dictations...): it
+/// measures how the detectors generalise. Its floors hold what was measured when it was
+/// added, before any change made for it; raise them, never lower them.
+#[test]
+fn heldout_notes_are_masked_by_safe_harbor() {
+    let (recall, kept_share) = score(
+        "held-out notes",
+        corpus_of(include_str!("../data/notes/heldout.json")),
+    );
+    assert!(
+        recall >= HELDOUT_MIN_RECALL,
+        "held-out recall {recall:.3} is below {HELDOUT_MIN_RECALL}"
+    );
+    assert!(
+        kept_share >= HELDOUT_MIN_KEPT,
+        "held-out kept {kept_share:.3} is below {HELDOUT_MIN_KEPT}"
+    );
+}
+
+/// Masks every note as a plain-text document with the Safe Harbor policy; prints and returns
+/// (recall, share of keep phrases kept).
+fn score(name: &str, notes: Vec<Note>) -> (f64, f64) {
     let policy = Policy::safe_harbor();
     let key = key(7);
     let mut per_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let (mut spans, mut removed, mut keep, mut kept) = (0, 0, 0, 0);
     let mut survivors = Vec::new();
     let mut lost = Vec::new();
-    for n in corpus() {
+    for n in notes {
         let (out, _) = mask(n.text.as_bytes(), Some("text/plain"), &policy, &key);
         let outside = outside_words(&n);
         for s in &n.spans {
@@ -264,7 +302,9 @@ fn notes_are_masked_by_safe_harbor() {
     let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
     let recall = ratio(removed, spans);
     let kept_share = ratio(kept, keep);
-    println!("notes: recall {recall:.3} ({removed}/{spans}), kept {kept_share:.3} ({kept}/{keep})");
+    println!(
+        "{name}: recall {recall:.3} ({removed}/{spans}), kept {kept_share:.3} ({kept}/{keep})"
+    );
     for (kind, (r, t)) in &per_kind {
         println!("  {kind:<12} {:.3} ({r}/{t})", ratio(*r, *t));
     }
@@ -272,14 +312,7 @@ fn notes_are_masked_by_safe_harbor() {
     survivors.iter().for_each(|s| println!("  {s}"));
     println!("keep phrases lost ({}):", lost.len());
     lost.iter().for_each(|s| println!("  {s}"));
-    assert!(
-        recall >= MIN_RECALL,
-        "recall {recall:.3} is below {MIN_RECALL}"
-    );
-    assert!(
-        kept_share >= MIN_KEPT,
-        "kept {kept_share:.3} is below {MIN_KEPT}"
-    );
+    (recall, kept_share)
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use medseal_core::container::FileMeta;
 use medseal_core::export::{Contribution, export};
-use medseal_core::mask::Policy;
+use medseal_core::mask::{FreeText, Policy};
 use serde_json::Value;
 
 use crate::fixtures::fixtures;
@@ -131,6 +131,7 @@ fn masked_inputs(policy: &Policy, dir: &Path) -> (Vec<PathBuf>, usize) {
         "resource.json",
         "patients.ndjson",
         "validity.json",
+        "prose.json",
     ] {
         let input = std::fs::read(inputs.join(name)).expect("input");
         let (out, _) = mask(&input, Some(name), policy, &k);
@@ -204,7 +205,12 @@ fn assert_ext1(files: &[PathBuf]) {
 
 #[test]
 fn masked_fhir_is_valid_fhir_r4() {
-    for (name, policy) in [("safe-harbor", Policy::safe_harbor())] {
+    let mut remove = Policy::safe_harbor();
+    remove.text.free_text = FreeText::Remove;
+    for (name, policy) in [
+        ("safe-harbor", Policy::safe_harbor()),
+        ("free-text-remove", remove),
+    ] {
         let dir = scratch(name);
         let (files, count) = masked_inputs(&policy, &dir);
         assert_all_valid(&validate(&files), name, count);

@@ -3,6 +3,7 @@
 //! fingerprint in its fragment, and a private admin link.
 
 use js_sys::Array;
+use medseal_core::mask::FreeText;
 use medseal_core::study::{
     AddressOption, DateOption, STUDY_FORMAT, STUDY_VERSION, StudyDescription, StudyPolicy,
     admin_link, contribution_link,
@@ -56,6 +57,7 @@ pub fn study_new_page() -> Html {
     let closes = use_state(default_close);
     let dates = use_state(|| "year".to_owned());
     let addresses = use_state(|| "zip3".to_owned());
+    let free_text = use_state(|| "scrub".to_owned());
     let min_k = use_state(|| "5".to_owned());
     let stage = use_state(|| Stage::Editing);
     let mine = use_state(Vec::<(String, String)>::new);
@@ -71,15 +73,18 @@ pub fn study_new_page() -> Html {
         Callback::from(move |u: Unlocked| key.set(Some(u)))
     };
     let on_submit = {
-        let (key, title, purpose, institution, contact, closes, dates, addresses, min_k, stage) = (
+        let (key, title, purpose, institution, contact, closes) = (
             key.clone(),
             title.clone(),
             purpose.clone(),
             institution.clone(),
             contact.clone(),
             closes.clone(),
+        );
+        let (dates, addresses, free_text, min_k, stage) = (
             dates.clone(),
             addresses.clone(),
+            free_text.clone(),
             min_k.clone(),
             stage.clone(),
         );
@@ -120,6 +125,11 @@ pub fn study_new_page() -> Html {
                         AddressOption::Remove
                     } else {
                         AddressOption::Zip3
+                    },
+                    free_text: if *free_text == "remove" {
+                        FreeText::Remove
+                    } else {
+                        FreeText::Scrub
                     },
                 },
                 min_k: min_k.parse().unwrap_or(0),
@@ -237,6 +247,12 @@ pub fn study_new_page() -> Html {
                         <select data-testid="policy-addresses" onchange={bind_change(&addresses)}>
                             <option value="zip3" selected={*addresses == "zip3"}>{ "State and 3-digit ZIP (Safe Harbor)" }</option>
                             <option value="remove" selected={*addresses == "remove"}>{ "Removed" }</option>
+                        </select>
+                    </label>
+                    <label>{ " Notes and narratives " }
+                        <select data-testid="policy-free-text" onchange={bind_change(&free_text)}>
+                            <option value="scrub" selected={*free_text == "scrub"}>{ "Kept, with names, places, dates and numbers removed" }</option>
+                            <option value="remove" selected={*free_text == "remove"}>{ "Removed entirely (structured data only)" }</option>
                         </select>
                     </label>
                 </fieldset>
