@@ -949,6 +949,15 @@ const NEVER_NAME: &[&str] = &[
     "company",
 ];
 
+/// A name word as compared by [`Finder::names_again`]: lower case, without a possessive.
+fn name_key(w: &str) -> String {
+    let l = lower(w);
+    l.strip_suffix("'s")
+        .or_else(|| l.strip_suffix("’s"))
+        .unwrap_or(&l)
+        .to_owned()
+}
+
 fn never_name(w: &str) -> bool {
     static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
         std::sync::OnceLock::new();
@@ -1129,6 +1138,98 @@ const NAME_CONTEXT: &[&str] = &[
     "interpreter",
     "translator",
     "cousins",
+    // Clinicians and staff named in notes: "charge RN Dana ...", "EMT Rosa ...".
+    "rn",
+    "np",
+    "lpn",
+    "lvn",
+    "cna",
+    "cnm",
+    "emt",
+    "paramedic",
+    "doula",
+    "midwife",
+    "nurse",
+    "physician",
+    "attending",
+    "therapist",
+    "pharmacist",
+    "technician",
+    "technologist",
+    "sonographer",
+    "dietitian",
+    "chaplain",
+    "counselor",
+    "counsellor",
+    "psychologist",
+    "surgeon",
+    "scribe",
+    "aide",
+    "clinician",
+    "cosigned",
+    "co-signed",
+    "dictated",
+    "transcribed",
+    "née",
+    "nee",
+    "aka",
+    "a.k.a",
+];
+
+/// Verbs after which "by" introduces the person who did it: "seen by Hannah Mast".
+const BY_VERBS: &[&str] = &[
+    "seen",
+    "reviewed",
+    "screened",
+    "signed",
+    "examined",
+    "verified",
+    "approved",
+    "performed",
+    "read",
+    "interpreted",
+    "witnessed",
+    "ordered",
+    "authored",
+    "referred",
+    "evaluated",
+    "counseled",
+    "counselled",
+    "prepared",
+    "completed",
+    "entered",
+    "documented",
+    "reported",
+    "accompanied",
+    "treated",
+    "assessed",
+    "triaged",
+    "discussed",
+    "staffed",
+    "supervised",
+    "dictated",
+    "transcribed",
+    "cosigned",
+    "co-signed",
+    "attested",
+    "precepted",
+    "administered",
+    "given",
+    "collected",
+    "drawn",
+    "placed",
+    "obtained",
+    "called",
+    "taken",
+];
+
+/// Credentials written after a name: "Tammy Blankenship, RN", "Jonah Feldstein, PA-C".
+const CREDENTIALS: &[&str] = &[
+    "RN", "BSN", "MSN", "MD", "DO", "PA-C", "PA", "NP", "FNP", "FNP-C", "APRN", "CNM", "CNS",
+    "LPN", "LVN", "CNA", "PharmD", "RPh", "DDS", "DMD", "DPT", "PT", "OT", "OTR", "OTR/L", "SLP",
+    "CCC-SLP", "RD", "RDN", "LCSW", "LICSW", "MSW", "LMFT", "LPC", "PhD", "PsyD", "EMT", "EMT-P",
+    "NRP", "CRNA", "DNP", "MBBS", "FACP", "FACS", "CMA", "RRT", "RT", "CPhT", "IBCLC", "DC", "AuD",
+    "OD", "DPM", "CCRN", "CPNP", "PMHNP", "ANP", "AGNP", "LMSW", "CADC", "BCBA", "ATC", "CRNP",
 ];
 
 /// Labels (the word before `:`) whose value is a person's name.
@@ -1186,6 +1287,63 @@ const NAME_LABELS: &[&str] = &[
     "pcp",
     "referring",
     "provider",
+    "rn",
+    "np",
+    "pa",
+    "md",
+    "lpn",
+    "lvn",
+    "cna",
+    "cnm",
+    "nurse",
+    "physician",
+    "attending",
+    "doula",
+    "midwife",
+    "therapist",
+    "pharmacist",
+    "tech",
+    "technician",
+    "technologist",
+    "sonographer",
+    "emt",
+    "paramedic",
+    "medic",
+    "scribe",
+    "manager",
+    "worker",
+    "chaplain",
+    "aide",
+    "by",
+    "clinician",
+    "counselor",
+    "dietitian",
+    "coordinator",
+    "navigator",
+    "dictated",
+    "transcribed",
+    "cosigner",
+    "surgeon",
+    "assistant",
+    "anesthesiologist",
+    "radiologist",
+    "pathologist",
+    "preceptor",
+    "supervisor",
+    "staff",
+    "examiner",
+    "reader",
+    "clinicians",
+    "nurses",
+    "hcp",
+    "inmate",
+    "detainee",
+    "children",
+    "kids",
+    "siblings",
+    "grandchildren",
+    "household",
+    "family",
 ];
 
 /// Titles before a name.
@@ -1521,6 +1679,146 @@ const EMPLOYER_CONTEXT: &[&[&str]] = &[
 ];
 
 /// Words that continue an organisation's name.
+/// Nouns after which capitalised words are an eponym, not a person: "Ramsay Hunt syndrome",
+/// "Braxton Hicks contractions".
+const EPONYM_NOUNS: &[&str] = &[
+    "syndrome",
+    "disease",
+    "contractions",
+    "palsy",
+    "sign",
+    "signs",
+    "test",
+    "maneuver",
+    "manoeuvre",
+    "reflex",
+    "phenomenon",
+    "lymphoma",
+    "sarcoma",
+    "tumor",
+    "tumour",
+    "fracture",
+    "classification",
+    "criteria",
+    "scale",
+    "score",
+    "procedure",
+    "operation",
+    "repair",
+    "disorder",
+    "anomaly",
+    "deformity",
+    "ulcer",
+    "node",
+    "nodes",
+    "rings",
+    "triad",
+    "law",
+    "rule",
+    "index",
+    "method",
+    "technique",
+    "catheter",
+    "virus",
+    "cells",
+    "cell",
+    "bodies",
+    "body",
+    "duct",
+    "canal",
+    "area",
+    "nerve",
+    "position",
+    "incision",
+    "stockings",
+    "dressing",
+    "splint",
+    "shunt",
+    "filter",
+    "maneuvers",
+    "staging",
+    "grade",
+    "regimen",
+    "protocol",
+    "equation",
+    "formula",
+    "murmur",
+    "gallop",
+    "lesion",
+    "lesions",
+    "spots",
+    "nodules",
+    "type",
+];
+
+/// Last words of the names of schools, churches and businesses.
+const ORG_SUFFIX: &[&str] = &[
+    "church",
+    "chapel",
+    "temple",
+    "mosque",
+    "synagogue",
+    "mandir",
+    "gurdwara",
+    "parish",
+    "congregation",
+    "ministries",
+    "elementary",
+    "school",
+    "academy",
+    "preschool",
+    "daycare",
+    "montessori",
+    "college",
+    "university",
+    "roasters",
+    "cafe",
+    "café",
+    "bakery",
+    "diner",
+    "restaurant",
+    "grill",
+    "pizzeria",
+    "cab",
+    "taxi",
+    "trucking",
+    "freight",
+    "logistics",
+    "construction",
+    "roofing",
+    "plumbing",
+    "landscaping",
+    "salon",
+    "barbershop",
+    "grocers",
+    "grocery",
+    "supermarket",
+    "motors",
+    "warehouse",
+    "stockyards",
+    "casino",
+    "hotel",
+    "motel",
+    "dairy",
+    "creamery",
+    "cannery",
+    "foundry",
+    "sawmill",
+    "brewery",
+    "winery",
+    "distillery",
+    "packing",
+    "meats",
+    "foods",
+    "manufacturing",
+    "industries",
+    "corp",
+    "corporation",
+    "inc",
+    "llc",
+    "ltd",
+];
+
 const ORG_JOINERS: &[&str] = &["of", "and", "&", "the", "de", "for", "on", "at"];
 
 /// Labels of numbers and codes, with the kind of identifier their value is.
@@ -1825,6 +2123,18 @@ fn clinical_mixed(w: &str) -> bool {
     {
         return true;
     }
+    // Gestational ages: 28w2d, 39w.
+    if let Some((w, d)) = l.split_once('w')
+        && !w.is_empty()
+        && w.len() <= 2
+        && w.bytes().all(|c| c.is_ascii_digit())
+        && (d.is_empty()
+            || (d.len() <= 2
+                && d.ends_with('d')
+                && d[..d.len() - 1].bytes().all(|c| c.is_ascii_digit())))
+    {
+        return true;
+    }
     // G2P1, G3P2012, L4-L5, C5-C6, T2-T3.
     let b = l.as_bytes();
     if b.len() <= 8 && (l.starts_with('g') && l.contains('p')) {
@@ -2032,14 +2342,24 @@ impl Finder<'_, '_> {
             if t.kind == Tk::Word && TITLES.contains(&l.as_str()) && is_capitalised(&t) {
                 let k = if self.punct(i + 1, ".") { i + 2 } else { i + 1 };
                 start = Some(k);
+                // After a title a word in capitals is a name, not an acronym: "DR. VIKRAM".
+                comma = is_all_caps(&t);
             } else if t.kind == Tk::Word
-                && NAME_LABELS.contains(&l.as_str())
+                && (NAME_LABELS.contains(&l.as_str())
+                    || ((l.ends_with("ist") || l.ends_with("ician")) && l.len() > 6))
                 && (self.punct(i + 1, ":") || (l == "re" && self.punct(i + 1, ":")))
             {
                 // A label: "Patient: Chinedu Okafor", "Name: HERNANDEZ, LUIS".
                 start = Some(i + 2);
                 comma = true;
-            } else if t.kind == Tk::Word && NAME_CONTEXT.contains(&l.as_str()) {
+            } else if t.kind == Tk::Word
+                && (NAME_CONTEXT.contains(&l.as_str())
+                    || (l == "by"
+                        && i > 0
+                        && self
+                            .word(i - 1)
+                            .is_some_and(|w| BY_VERBS.contains(&w.as_str()))))
+            {
                 // "daughter Priya", "her son, Tomasz", "called Maria", "spoke with Ewa".
                 let mut k = i + 1;
                 while self.punct(k, ",")
@@ -2052,6 +2372,15 @@ impl Finder<'_, '_> {
                     })
                 {
                     k += 1;
+                }
+                // "chaplain Rev. Thomas Abernathy": a title between the word and the name.
+                if self
+                    .t
+                    .get(k)
+                    .is_some_and(|x| x.kind == Tk::Word && TITLES.contains(&x.low().as_ref()))
+                    && self.t.get(k + 1).is_some_and(|x| !x.line_start)
+                {
+                    k += if self.punct(k + 1, ".") { 2 } else { 1 };
                 }
                 start = Some(k);
             }
@@ -2082,7 +2411,23 @@ impl Finder<'_, '_> {
                 }
                 let (end, last) = (first_end, end);
                 self.mark(k, end, TextPattern::Name);
+                let last = self.nickname_after(last).unwrap_or(last);
                 i = last + 1;
+                continue;
+            }
+            // A name with a credential after it: "Tammy Blankenship, RN", "L. Kahananui, NP".
+            if is_capitalised(&t)
+                && !never_name(t.text)
+                && let Some(end) = self.name_at(i, false, 4)
+                && (end > i || self.punct(i + 1, "."))
+                && self.punct(end + 1, ",")
+                && let Some(c) = self.t.get(end + 2)
+                && !c.line_start
+                && self.credential_at(end + 2)
+            {
+                let _ = c;
+                self.mark(i, end, TextPattern::Name);
+                i = end + 1;
                 continue;
             }
             // Two or three capitalised name-like words in the middle of a sentence, after a
@@ -2111,6 +2456,9 @@ impl Finder<'_, '_> {
                             && !COUNTRIES.contains(&lower(x.text).as_str()))
                 })
                 && self.t.get(end + 1).is_none_or(|x| !is_capitalised(x))
+                && !self
+                    .word(end + 1)
+                    .is_some_and(|w| EPONYM_NOUNS.contains(&w.as_str()))
             {
                 self.mark(i, end, TextPattern::Name);
                 i = end + 1;
@@ -2118,6 +2466,140 @@ impl Finder<'_, '_> {
             }
             i += 1;
         }
+    }
+
+    /// A nickname or an age in brackets after a name ending at `end`, and names after it in a
+    /// list: `("Rosie")`, `(goes by "Seun")`, `Chidera (8) and Obinna (5)`. Marks the nickname
+    /// and the listed names; returns the last token used.
+    fn nickname_after(&mut self, end: usize) -> Option<usize> {
+        if !self.punct(end + 1, "(") {
+            return None;
+        }
+        let mut j = end + 2;
+        while self.word(j).is_some_and(|w| {
+            matches!(
+                w.as_str(),
+                "goes" | "by" | "aka" | "prefers" | "called" | "nickname"
+            )
+        }) || self.punct(j, ":")
+        {
+            j += 1;
+        }
+        let quoted = self
+            .t
+            .get(j)
+            .is_some_and(|q| matches!(q.text, "\"" | "“" | "'"));
+        if quoted
+            && let Some(n) = self.t.get(j + 1)
+            && is_capitalised(n)
+            && let Some(e) = self.name_at(j + 1, false, 3)
+            && self
+                .t
+                .get(e + 1)
+                .is_some_and(|q| matches!(q.text, "\"" | "”" | "'"))
+            && self.punct(e + 2, ")")
+        {
+            self.mark(j + 1, e, TextPattern::Name);
+            return Some(e + 2);
+        }
+        // "(8)": an age or a count, then more names joined by "and" or ",".
+        if self.t.get(end + 2).is_some_and(|x| x.kind == Tk::Num) && self.punct(end + 3, ")") {
+            let mut last = end + 3;
+            while self
+                .t
+                .get(last + 1)
+                .is_some_and(|x| matches!(x.text, "and" | "&" | ",") && !x.line_start)
+                && let Some(e2) = self.name_at(last + 2, false, 3)
+            {
+                self.mark(last + 2, e2, TextPattern::Name);
+                last = e2;
+                if self.t.get(last + 1).is_some_and(|x| x.text == "(")
+                    && self.t.get(last + 2).is_some_and(|x| x.kind == Tk::Num)
+                    && self.punct(last + 3, ")")
+                {
+                    last += 3;
+                }
+            }
+            return Some(last);
+        }
+        None
+    }
+
+    /// Every other occurrence in the text of a name word already found: "husband Rogelio"
+    /// makes "Rogelio's cell" a name too. Words that are also common words ([`SOFT_GIVEN`])
+    /// count only when capitalised; others in any case ("marisol" in a patient's message).
+    fn names_again(&mut self) {
+        let mut learned: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut covered: Vec<(usize, usize)> = Vec::new();
+        for sp in &self.out {
+            covered.push((sp.start, sp.end));
+            if sp.pattern != TextPattern::Name {
+                continue;
+            }
+            for t in self
+                .t
+                .iter()
+                .filter(|t| t.start >= sp.start && t.end <= sp.end)
+            {
+                if t.kind == Tk::Word && t.text.chars().count() >= 3 && !never_name(t.text) {
+                    let key = name_key(t.text);
+                    // "Nwachukwu-Bello": each part is a name word too.
+                    for part in key.split('-').filter(|p| p.chars().count() >= 3) {
+                        if !never_name(part) {
+                            learned.insert(part.to_owned());
+                        }
+                    }
+                    learned.insert(key);
+                }
+            }
+        }
+        if learned.is_empty() {
+            return;
+        }
+        covered.sort_unstable();
+        let inside = |t: &Tok<'_>| {
+            let k = covered.partition_point(|c| c.0 <= t.start);
+            k > 0 && covered[k - 1].1 > t.start
+        };
+        for i in 0..self.t.len() {
+            let t = self.t[i];
+            if t.kind != Tk::Word || t.text.chars().count() < 3 || inside(&t) {
+                continue;
+            }
+            let key = name_key(t.text);
+            if !learned.contains(&key) && !key.split('-').any(|p| learned.contains(p)) {
+                continue;
+            }
+            if SOFT_GIVEN.contains(&key.as_str()) && !is_capitalised(&t) {
+                continue;
+            }
+            self.mark(i, i, TextPattern::Name);
+        }
+    }
+
+    /// Whether a credential ([`CREDENTIALS`]) starts at token `i` and ends a phrase there
+    /// ("PA-C", "OTR/L"; not "MD-approved").
+    fn credential_at(&self, i: usize) -> bool {
+        let Some(t) = self.t.get(i) else {
+            return false;
+        };
+        let mut text = t.text.to_owned();
+        let mut j = i;
+        // "OTR/L", "CCC-SLP" may be cut into several tokens.
+        while let (Some(p), Some(n)) = (self.t.get(j + 1), self.t.get(j + 2))
+            && p.gap == 0
+            && n.gap == 0
+            && matches!(p.text, "/" | "-")
+            && n.kind == Tk::Word
+        {
+            text = format!("{text}{}{}", p.text, n.text);
+            j += 2;
+        }
+        CREDENTIALS.contains(&text.as_str())
+            && self
+                .t
+                .get(j + 1)
+                .is_none_or(|n| n.line_start || n.kind == Tk::Punct || n.gap > 0)
     }
 
     /// Whether the line token `i` is on reads as a heading so far: "# History of Present
@@ -2176,6 +2658,20 @@ impl Finder<'_, '_> {
                 let end = self.city_after(end + 1).unwrap_or(end);
                 self.mark(i, end, TextPattern::Place);
                 i = end + 1;
+                continue;
+            }
+            // A numbered road alone: "off Route 16", "Hwy 29".
+            if is_capitalised(&t)
+                && matches!(
+                    t.low().as_ref(),
+                    "route" | "rte" | "hwy" | "highway" | "interstate"
+                )
+                && self.t.get(i + 1).is_some_and(|x| {
+                    x.kind == Tk::Num && x.text.len() <= 4 && !x.line_start && x.gap <= 1
+                })
+            {
+                self.mark(i, i + 1, TextPattern::Place);
+                i += 2;
                 continue;
             }
             // Units and boxes: Apt 4B, Suite 300, PO Box 1182.
@@ -2597,6 +3093,78 @@ impl Finder<'_, '_> {
             }
             i += 1;
         }
+        // A name that ends in what it is: "Cimarron Bluff Elementary", "Mt. Zion Free Will
+        // Baptist Church", "Queen City Cab"; after the rules with context, which win.
+        let found: Vec<(usize, usize)> = self
+            .out
+            .iter()
+            .filter(|s| s.pattern == TextPattern::Employer)
+            .map(|s| (s.start, s.end))
+            .collect();
+        let mut i = 0;
+        while i < n {
+            if is_capitalised(&self.t[i])
+                && let Some(end) = self.org_by_suffix(i)
+            {
+                let (a, b) = (self.t[i].start, self.t[end].end);
+                if !found.iter().any(|&(s, e)| s < b && a < e) {
+                    self.mark(i, end, TextPattern::Employer);
+                }
+                i = end + 1;
+                continue;
+            }
+            i += 1;
+        }
+    }
+
+    /// Capitalised words from `i` ending in an [`ORG_SUFFIX`] word, with at least one word
+    /// before it that says which one (not "Medical School"). Returns the suffix's token.
+    fn org_by_suffix(&self, i: usize) -> Option<usize> {
+        let first = self.t.get(i)?;
+        let saint = matches!(first.low().as_ref(), "mt" | "st") && self.punct(i + 1, ".");
+        if never_name(first.text) && !saint {
+            return None;
+        }
+        let mut j = i;
+        let mut specific = 0;
+        let mut found = None;
+        while j < self.t.len() && j - i < 9 {
+            let x = self.t[j];
+            if j > i && (x.line_start || x.gap > 2) {
+                break;
+            }
+            if x.kind == Tk::Punct {
+                if x.text == "." && j > i && matches!(self.t[j - 1].low().as_ref(), "mt" | "st") {
+                    j += 1;
+                    continue;
+                }
+                break;
+            }
+            let l = x.low();
+            if j > i && specific > 0 && is_capitalised(&x) && ORG_SUFFIX.contains(&l.as_ref()) {
+                found = Some(j);
+                if !self.t.get(j + 1).is_some_and(|n| {
+                    is_capitalised(n) && !n.line_start && ORG_SUFFIX.contains(&n.low().as_ref())
+                }) {
+                    break;
+                }
+                j += 1;
+                continue;
+            }
+            if is_capitalised(&x) {
+                if !never_name(x.text) || (j == i && saint) {
+                    specific += 1;
+                }
+                j += 1;
+                continue;
+            }
+            if j > i && ORG_JOINERS.contains(&l.as_ref()) {
+                j += 1;
+                continue;
+            }
+            break;
+        }
+        found
     }
 
     fn identifiers(&mut self) {
@@ -2681,6 +3249,7 @@ impl Finder<'_, '_> {
                             && is_all_caps(v)
                             && kind != IdentifierKind::Telephone))
                     && !(v.kind == Tk::Mixed && clinical_mixed(v.text))
+                    && !self.year_range_at(j)
                 {
                     // The value may run on with separators: 3318-0472, (01)0080(17)2512.
                     let mut end = j;
@@ -2778,6 +3347,26 @@ impl Finder<'_, '_> {
             }
             i += 1;
         }
+    }
+
+    /// Whether a range of years starts at `i` ("1955-1990"): years are not identifiers.
+    fn year_range_at(&self, i: usize) -> bool {
+        let year = |k: usize| {
+            self.t.get(k).is_some_and(|t| {
+                t.kind == Tk::Num
+                    && t.text.len() == 4
+                    && t.text
+                        .parse::<u32>()
+                        .is_ok_and(|y| (1850..=2100).contains(&y))
+            })
+        };
+        year(i)
+            && self
+                .t
+                .get(i + 1)
+                .is_some_and(|d| d.gap == 0 && matches!(d.text, "-" | "–"))
+            && self.t.get(i + 2).is_some_and(|t| t.gap == 0)
+            && year(i + 2)
     }
 
     fn date_repl(&self, year: Option<i32>) -> String {
@@ -2957,6 +3546,26 @@ impl Finder<'_, '_> {
         let sep = t
             .get(i + 1)
             .filter(|x| x.gap == 0 && matches!(x.text, "/" | "." | "-"))?;
+        // Month and year: "since 8/2022" (after a date word) keeps the year.
+        if sep.text == "/"
+            && (1..=12).contains(&a)
+            && let Some(y) = t
+                .get(i + 2)
+                .filter(|x| x.gap == 0 && x.kind == Tk::Num && x.text.len() == 4)
+            && let Ok(yv) = y.text.parse::<i32>()
+            && (1900..=2100).contains(&yv)
+            && t.get(i + 3)
+                .is_none_or(|x| x.gap > 0 || x.kind == Tk::Punct && x.text != "/")
+            && i.checked_sub(1)
+                .and_then(|k| self.word(k))
+                .is_some_and(|w| {
+                    DATE_WORDS.contains(&w.as_str()) || matches!(w.as_str(), "in" | "since")
+                })
+        {
+            let r = self.date_repl(Some(yv));
+            self.push(i, i + 2, TextPattern::Date, IdentifierKind::Dates, r);
+            return Some(i + 2);
+        }
         let b_tok = t
             .get(i + 2)
             .filter(|x| x.gap == 0 && x.kind == Tk::Num && x.text.len() <= 2)?;
@@ -3009,7 +3618,15 @@ impl Finder<'_, '_> {
                 && t[i - 1].text == ":"
                 && before2.as_deref().is_some_and(|w| DATE_WORDS.contains(&w)))
             || (i >= 1 && t[i - 1].text == "(" && before2.is_some())
-            || self.continues_dates(i);
+            || self.continues_dates(i)
+            // "f/u 6/24".
+            || (i >= 3
+                && self.word(i - 1).is_some_and(|w| w == "u")
+                && t[i - 2].text == "/"
+                && self.word(i - 3).is_some_and(|w| w == "f"))
+            // "11/21 at 1 PM", "2/5 @ 1420".
+            || (self.word(i + 3).is_some_and(|w| w == "at") || t.get(i + 3).is_some_and(|x| x.text == "@"))
+                && t.get(i + 4).is_some_and(|x| x.kind == Tk::Num || x.kind == Tk::Mixed);
         if next_ok && dated && valid(a, b) {
             self.push(
                 i,
@@ -3103,6 +3720,9 @@ impl Finder<'_, '_> {
                     || (i >= 1
                         && self.t[i - 1].text == ":"
                         && before2.as_deref().is_some_and(|w| w == "age"))
+                    || before
+                        .as_deref()
+                        .is_some_and(|w| matches!(w, "turned" | "turns" | "turning"))
                     || (before.as_deref().is_some_and(|w| {
                         matches!(w, "is" | "was" | "turned" | "turns" | "turning" | "now")
                     }) && before2.as_deref().is_some_and(|w| {
@@ -3433,6 +4053,19 @@ const DATE_WORDS: &[&str] = &[
     "late",
     "circa",
     "ca",
+    "target",
+    "taken",
+    "recheck",
+    "rtc",
+    "repeat",
+    "followup",
+    "follow-up",
+    "fu",
+    "checked",
+    "tested",
+    "obtained",
+    "expected",
+    "planned",
 ];
 
 /// Units after a fraction that make it a dose, a ratio or a score (`1/2 tab`, `8/2 mg`).
@@ -3516,6 +4149,7 @@ pub(crate) fn find(s: &str, patterns: &[TextPattern], dates: Method) -> Vec<Span
     }
     if f.on(P::Name) {
         f.names();
+        f.names_again();
     }
     let mut spans = f.out;
     spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));

@@ -17,8 +17,11 @@ const MIN_RECALL: f64 = 0.99;
 /// Share of keep phrases that must survive verbatim.
 const MIN_KEPT: f64 = 0.95;
 /// Floors of the held-out corpus (see `heldout_notes_are_masked_by_safe_harbor`).
-const HELDOUT_MIN_RECALL: f64 = 0.79;
-const HELDOUT_MIN_KEPT: f64 = 0.98;
+const HELDOUT_MIN_RECALL: f64 = 0.91;
+const HELDOUT_MIN_KEPT: f64 = 0.99;
+/// Floors of the blind corpus (see `blind_notes_are_masked_by_safe_harbor`).
+const BLIND_MIN_RECALL: f64 = 0.84;
+const BLIND_MIN_KEPT: f64 = 0.99;
 
 const MIN_NOTES: usize = 48;
 const MIN_SPANS: usize = 260;
@@ -247,9 +250,12 @@ fn notes_are_masked_by_safe_harbor() {
 }
 
 /// The held-out corpus (`data/notes/heldout.json`), written later and blind to the detectors,
-/// in other styles (portal messages, letters, flow sheets, all-caps dictations...): it
-/// measures how the detectors generalise. Its floors hold what was measured when it was
-/// added, before any change made for it; raise them, never lower them.
+/// in other styles (portal messages, letters, flow sheets, all-caps dictations...). First
+/// measured at recall 0.794, kept 0.987; general rules drawn from what it missed (clinicians
+/// with credentials and role words, names found once and seen again, nicknames, schools and
+/// churches by their last word, eponyms before disease nouns, more date forms) brought it to
+/// 0.912 and 0.997, so it is now a development set and `blind.json` the measure. Raise the
+/// floors, never lower them.
 #[test]
 fn heldout_notes_are_masked_by_safe_harbor() {
     let (recall, kept_share) = score(
@@ -263,6 +269,25 @@ fn heldout_notes_are_masked_by_safe_harbor() {
     assert!(
         kept_share >= HELDOUT_MIN_KEPT,
         "held-out kept {kept_share:.3} is below {HELDOUT_MIN_KEPT}"
+    );
+}
+
+/// The blind corpus (`data/notes/blind.json`), written by another hand after the detectors
+/// and the held-out corpus, never looked at while changing the detectors: the honest measure
+/// of how they generalise. Its floors hold what was first measured.
+#[test]
+fn blind_notes_are_masked_by_safe_harbor() {
+    let (recall, kept_share) = score(
+        "blind notes",
+        corpus_of(include_str!("../data/notes/blind.json")),
+    );
+    assert!(
+        recall >= BLIND_MIN_RECALL,
+        "blind recall {recall:.3} is below {BLIND_MIN_RECALL}"
+    );
+    assert!(
+        kept_share >= BLIND_MIN_KEPT,
+        "blind kept {kept_share:.3} is below {BLIND_MIN_KEPT}"
     );
 }
 
