@@ -53,6 +53,52 @@ impl Tok<'_> {
     }
 }
 
+/// Word lists compiled in (`data/README.md`: sources and licences): given names and surnames
+/// of the 1990 US Census, US places of over 5,000 people and county names (GeoNames), and the
+/// hand-written words that are never a name or place from a list alone.
+mod lists {
+    use std::collections::HashSet;
+    use std::sync::OnceLock;
+
+    fn set(
+        cell: &'static OnceLock<HashSet<&'static str>>,
+        text: &'static str,
+    ) -> &'static HashSet<&'static str> {
+        cell.get_or_init(|| {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+    }
+
+    pub(super) fn given(w: &str) -> bool {
+        static S: OnceLock<HashSet<&'static str>> = OnceLock::new();
+        set(&S, include_str!("data/given.txt")).contains(w)
+    }
+
+    pub(super) fn surname(w: &str) -> bool {
+        static S: OnceLock<HashSet<&'static str>> = OnceLock::new();
+        set(&S, include_str!("data/surnames.txt")).contains(w)
+    }
+
+    pub(super) fn place(w: &str) -> bool {
+        static S: OnceLock<HashSet<&'static str>> = OnceLock::new();
+        set(&S, include_str!("data/places.txt")).contains(w)
+    }
+
+    pub(super) fn stop(w: &str) -> bool {
+        static S: OnceLock<HashSet<&'static str>> = OnceLock::new();
+        set(&S, include_str!("data/stop.txt")).contains(w)
+    }
+}
+
+/// Whether a word (lower case) is a given name from the lists that is not also a common or
+/// clinical word.
+fn listed_given(l: &str) -> bool {
+    lists::given(l) && !lists::stop(l) && !SOFT_GIVEN.contains(&l)
+}
+
 fn is_joiner(c: char) -> bool {
     matches!(c, '\'' | '’' | '-')
 }
@@ -1176,6 +1222,40 @@ const NAME_CONTEXT: &[&str] = &[
     "a.k.a",
 ];
 
+/// Words for people close to the patient, after which a listed given name in lower case is
+/// a name too ("my son kevin").
+const KIN_WORDS: &[&str] = &[
+    "son",
+    "daughter",
+    "wife",
+    "husband",
+    "sister",
+    "brother",
+    "mother",
+    "father",
+    "mom",
+    "dad",
+    "neighbor",
+    "neighbour",
+    "friend",
+    "aunt",
+    "uncle",
+    "cousin",
+    "grandson",
+    "granddaughter",
+    "niece",
+    "nephew",
+    "boyfriend",
+    "girlfriend",
+    "partner",
+    "roommate",
+    "caregiver",
+    "stepson",
+    "stepdaughter",
+    "grandma",
+    "grandpa",
+];
+
 /// Verbs after which "by" introduces the person who did it: "seen by Hannah Mast".
 const BY_VERBS: &[&str] = &[
     "seen",
@@ -2159,6 +2239,13 @@ fn clinical_mixed(w: &str) -> bool {
 /// Whether a token looks like an identifier on its own: letters and digits mixed with at least
 /// five digits, or a letter prefix joined to at least four digits (`RA-7719204`, `A-55821`),
 /// or at least seven digits in a row, or a barcode with parentheses.
+/// "1955-1990" as one token: a range of years, not an identifier.
+fn is_year_range(s: &str) -> bool {
+    let year = |y: &str| y.len() == 4 && y.parse::<u32>().is_ok_and(|y| (1850..=2100).contains(&y));
+    s.split_once(['-', '–'])
+        .is_some_and(|(a, b)| year(a) && year(b))
+}
+
 fn identifier_shaped(t: &Tok<'_>) -> bool {
     let digits = t.text.chars().filter(char::is_ascii_digit).count();
     let letters = t.text.chars().filter(|c| c.is_alphabetic()).count();
@@ -2331,19 +2418,39 @@ impl Finder<'_, '_> {
         while i < n {
             let t = self.t[i];
             // Every rule below needs a capitalised word here or within the next three tokens.
-            if !self.t[i..n.min(i + 4)].iter().any(is_capitalised) {
+            let l = lower(t.text);
+            if !self.t[i..n.min(i + 4)].iter().any(is_capitalised)
+                && !(t.kind == Tk::Word
+                    && (NAME_CONTEXT.contains(&l.as_str())
+                        || TITLES.contains(&l.as_str())
+                        || listed_given(&l)))
+            {
                 i += 1;
                 continue;
             }
-            let l = lower(t.text);
+            // "dr patel" in a patient's lower-case message: a title and a listed surname.
+            if t.kind == Tk::Word
+                && TITLES.contains(&l.as_str())
+                && !t.text.chars().any(char::is_uppercase)
+                && let Some(x) = self.t.get(i + 1)
+                && x.kind == Tk::Word
+                && !x.line_start
+                && !x.text.chars().any(char::is_uppercase)
+                && (lists::surname(&name_key(x.text)) || listed_given(&name_key(x.text)))
+                && !lists::stop(&name_key(x.text))
+            {
+                self.mark(i + 1, i + 1, TextPattern::Name);
+                i += 2;
+                continue;
+            }
             // Title: Mr. Okafor, Dr. Lucia Ferrer.
             let mut start = None;
             let mut comma = false;
             if t.kind == Tk::Word && TITLES.contains(&l.as_str()) && is_capitalised(&t) {
                 let k = if self.punct(i + 1, ".") { i + 2 } else { i + 1 };
                 start = Some(k);
-                // After a title a word in capitals is a name, not an acronym: "DR. VIKRAM".
-                comma = is_all_caps(&t);
+                // After a title a word in capitals is a name, not an acronym: "Dr. OKAFOR".
+                comma = true;
             } else if t.kind == Tk::Word
                 && (NAME_LABELS.contains(&l.as_str())
                     || ((l.ends_with("ist") || l.ends_with("ician")) && l.len() > 6))
@@ -2395,6 +2502,33 @@ impl Finder<'_, '_> {
                     k
                 }
             });
+            // "my son kevin": a listed given name in lower case after a word of kinship.
+            if let Some(k) = start
+                && k == i + 1
+                && KIN_WORDS.contains(&l.as_str())
+                && let Some(x) = self.t.get(k)
+                && x.text.chars().count() >= 3
+                && x.kind == Tk::Word
+                && !x.line_start
+                && !x.text.chars().any(char::is_uppercase)
+                && listed_given(&name_key(x.text))
+            {
+                let end = match self.t.get(k + 1) {
+                    Some(y)
+                        if y.kind == Tk::Word
+                            && !y.line_start
+                            && !y.text.chars().any(char::is_uppercase)
+                            && lists::surname(&name_key(y.text))
+                            && !lists::stop(&name_key(y.text)) =>
+                    {
+                        k + 1
+                    }
+                    _ => k,
+                };
+                self.mark(k, end, TextPattern::Name);
+                i = end + 1;
+                continue;
+            }
             if let Some(k) = start
                 && let Some(mut end) = self.name_at(k, comma, 4)
             {
@@ -2413,6 +2547,17 @@ impl Finder<'_, '_> {
                 self.mark(k, end, TextPattern::Name);
                 let last = self.nickname_after(last).unwrap_or(last);
                 i = last + 1;
+                continue;
+            }
+            // A given name from the Census lists and a surname: "Tammy Blankenship called",
+            // "VIKRAM MALHOTRA", and in a patient's lower-case message "marisol reyes". In
+            // capitals or lower case the surname must be listed too.
+            if t.kind == Tk::Word
+                && !is_state_word(t.text)
+                && let Some(end) = self.listed_name_at(i)
+            {
+                self.mark(i, end, TextPattern::Name);
+                i = end + 1;
                 continue;
             }
             // A name with a credential after it: "Tammy Blankenship, RN", "L. Kahananui, NP".
@@ -2466,6 +2611,56 @@ impl Finder<'_, '_> {
             }
             i += 1;
         }
+    }
+
+    /// A listed given name at `i` and the surname after it; returns the surname's last token.
+    fn listed_name_at(&self, i: usize) -> Option<usize> {
+        let t = self.t[i];
+        let l = t.low();
+        if !listed_given(&l) || never_name(t.text) {
+            return None;
+        }
+        let next = self
+            .t
+            .get(i + 1)
+            .filter(|n| n.kind == Tk::Word && !n.line_start && n.gap <= 1)?;
+        let nl = name_key(next.text);
+        let surname_listed =
+            nl.split('-').all(|p| lists::surname(p) || listed_given(p)) && !lists::stop(&nl);
+        if t.text.chars().count() < 3 || next.text.chars().count() < 3 {
+            return None;
+        }
+        if is_all_caps(&t) || !t.text.chars().any(char::is_uppercase) {
+            // Capitals everywhere, or no capitals: only the lists say it is a name.
+            let same_case = is_all_caps(next) == is_all_caps(&t);
+            if !(same_case && surname_listed && !never_name(next.text) && !is_state_word(next.text))
+            {
+                return None;
+            }
+            if EPONYM_NOUNS.contains(&self.word(i + 2).unwrap_or_default().as_str()) {
+                return None;
+            }
+            return Some(i + 1);
+        }
+        if !is_capitalised(next)
+            || is_all_caps(next)
+            || never_name(next.text)
+            || is_state_word(next.text)
+        {
+            return None;
+        }
+        if lists::place(&format!("{} {}", l, nl)) {
+            return None;
+        }
+        let end = self.name_at(i, false, 3)?;
+        if end == i
+            || self
+                .word(end + 1)
+                .is_some_and(|w| EPONYM_NOUNS.contains(&w.as_str()))
+        {
+            return None;
+        }
+        Some(end)
     }
 
     /// A nickname or an age in brackets after a name ending at `end`, and names after it in a
@@ -2768,6 +2963,21 @@ impl Finder<'_, '_> {
                 i += 1;
                 continue;
             }
+            // Known places (the GeoNames list of US places and counties), one to three
+            // capitalised words, not starting a sentence and not an eponym: "Town: Welch",
+            // "Alaska Native Primary Care, Anchorage".
+            if is_capitalised(&t)
+                && !t.line_start
+                && i > 0
+                && !matches!(self.t[i - 1].text, "." | "!" | "?")
+                && !(self.t[i - 1].kind == Tk::Word
+                    && TITLES.contains(&self.t[i - 1].low().as_ref()))
+                && let Some(end) = self.listed_place_at(i)
+            {
+                self.mark(i, end, TextPattern::Place);
+                i = end + 1;
+                continue;
+            }
             // Places after "lives in", "moved to", "from", "near"...
             if is_capitalised(&t)
                 && !never_name(t.text)
@@ -2815,6 +3025,52 @@ impl Finder<'_, '_> {
             }
             i += 1;
         }
+    }
+
+    /// The longest known place of one to three capitalised words at `i`; returns its last
+    /// token.
+    fn listed_place_at(&self, i: usize) -> Option<usize> {
+        for len in (1..=3).rev() {
+            let Some(toks) = self.t.get(i..i + len) else {
+                continue;
+            };
+            if toks.iter().enumerate().any(|(k, x)| {
+                x.kind != Tk::Word
+                    || !is_capitalised(x)
+                    || is_all_caps(x)
+                    || (k > 0 && (x.line_start || x.gap > 1))
+            }) {
+                continue;
+            }
+            let words: Vec<String> = toks.iter().map(|x| lower(x.text)).collect();
+            let text = words.join(" ");
+            if !lists::place(&text) || super::zip::is_state_or_country(&text) {
+                continue;
+            }
+            if len == 1
+                && (lists::stop(&text) || never_name(toks[0].text) || is_state_word(toks[0].text))
+            {
+                continue;
+            }
+            let end = i + len - 1;
+            let next = self.t.get(end + 1);
+            // "Wilson disease", "Cleveland Clinic Foundation": not the place alone.
+            if self
+                .word(end + 1)
+                .is_some_and(|w| EPONYM_NOUNS.contains(&w.as_str()))
+                || next.is_some_and(|n| {
+                    n.kind == Tk::Word
+                        && is_capitalised(n)
+                        && !n.line_start
+                        && n.gap <= 1
+                        && !is_state_word(n.text)
+                })
+            {
+                continue;
+            }
+            return Some(end);
+        }
+        None
     }
 
     /// ", City" after an address or an employer: up to three capitalised words (with `St.`
@@ -3289,7 +3545,8 @@ impl Finder<'_, '_> {
                     && self.t[i + 1].gap == 0
                     && self.t[i + 2].gap == 0
                     && self.t[i + 2].kind == Tk::Num);
-            if identifier_shaped(&t) && !dotted {
+            if identifier_shaped(&t) && !dotted && !is_year_range(t.text) && !self.year_range_at(i)
+            {
                 let mut end = i;
                 while end + 2 < n
                     && self.t[end + 1].gap == 0
@@ -4115,10 +4372,12 @@ pub(crate) fn find(s: &str, patterns: &[TextPattern], dates: Method) -> Vec<Span
     if !wanted.iter().any(|p| patterns.contains(p)) || s.len() < 2 {
         return Vec::new();
     }
-    // Most strings are short codes and words: no capital, no digit, nothing to find.
-    if !s
-        .bytes()
-        .any(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    // Most strings are short codes and words: no capital, no digit, nothing to find. (A
+    // longer one may be a patient's message in lower case, with names in it.)
+    if s.len() < 40
+        && !s
+            .bytes()
+            .any(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         && !s.contains("ninet")
         && !s.contains("hundred")
     {
@@ -4257,6 +4516,40 @@ mod tests {
                 "INR drawn 4/2, 4/9 and 4/16; next 4/23.",
                 &["4/2", "4/9", "4/16"],
             ),
+            (
+                "Tammy Blankenship called back. Reviewed by Dr. OKAFOR.",
+                &["Tammy", "Blankenship", "OKAFOR"],
+            ),
+            (
+                "Signed: Lucia Ferrer, NP-C / Omar Haddad, RN",
+                &["Lucia", "Ferrer", "Haddad"],
+            ),
+            (
+                "hi its marisol reyes, my son kevin says dr patel wants labs",
+                &["marisol", "reyes", "kevin", "patel"],
+            ),
+            (
+                "Her brother Teodoro drove; Teodoro's truck broke down.",
+                &["Teodoro"],
+            ),
+            (
+                "Children: Amara (8) and Tobenna (5) live with her.",
+                &["Amara", "Tobenna"],
+            ),
+            ("Pt: Nguyen, Thi (\"Tina\"), seen today", &["Tina"]),
+            (
+                "Attends Cedar Ridge Elementary; family at Grace Harbor Church.",
+                &["Cedar Ridge", "Harbor"],
+            ),
+            (
+                "Referred from a clinic in town, Anchorage, last week.",
+                &["Anchorage"],
+            ),
+            (
+                "Recheck 3/14 at 10 am; on it since 8/2022.",
+                &["3/14", "8/2022"],
+            ),
+            ("Her husband turned 94 last month.", &["94"]),
         ] {
             let out = scrub(input);
             for g in gone {
@@ -4290,6 +4583,12 @@ mod tests {
             "seen in Radiology for a CT of the chest",
             "Will call back in the morning.",
             "Hope to see improvement in Spanish-speaking group.",
+            "Patient is an active smoker and is an alcoholic.",
+            "Screened for Wilson disease and Cushing syndrome.",
+            "Occasional Braxton Hicks contractions; Ramsay Hunt syndrome excluded.",
+            "OB visit at 28w2d, worked at the plant 1955-1990.",
+            "Strength 4/5 in the left arm, pain 7/10.",
+            "my son will call and mark the chart",
         ] {
             assert_eq!(scrub(keep), keep);
         }

@@ -17,11 +17,11 @@ const MIN_RECALL: f64 = 0.99;
 /// Share of keep phrases that must survive verbatim.
 const MIN_KEPT: f64 = 0.95;
 /// Floors of the held-out corpus (see `heldout_notes_are_masked_by_safe_harbor`).
-const HELDOUT_MIN_RECALL: f64 = 0.91;
+const HELDOUT_MIN_RECALL: f64 = 0.93;
 const HELDOUT_MIN_KEPT: f64 = 0.99;
 /// Floors of the blind corpus (see `blind_notes_are_masked_by_safe_harbor`).
-const BLIND_MIN_RECALL: f64 = 0.84;
-const BLIND_MIN_KEPT: f64 = 0.99;
+const BLIND_MIN_RECALL: f64 = 0.88;
+const BLIND_MIN_KEPT: f64 = 0.995;
 
 const MIN_NOTES: usize = 48;
 const MIN_SPANS: usize = 260;
@@ -254,7 +254,7 @@ fn notes_are_masked_by_safe_harbor() {
 /// measured at recall 0.794, kept 0.987; general rules drawn from what it missed (clinicians
 /// with credentials and role words, names found once and seen again, nicknames, schools and
 /// churches by their last word, eponyms before disease nouns, more date forms) brought it to
-/// 0.912 and 0.997, so it is now a development set and `blind.json` the measure. Raise the
+/// 0.912 and 0.997, and the Census and GeoNames word lists to 0.940, so it is now a development set and `blind.json` the measure. Raise the
 /// floors, never lower them.
 #[test]
 fn heldout_notes_are_masked_by_safe_harbor() {
