@@ -2,7 +2,7 @@
 
 use super::MaskError;
 use super::date::FhirDate;
-use super::fhir::Engine;
+use super::engine::Engine;
 use super::policy::{DataType, FreeText, IdentifierKind, Method, Policy, normalize_column};
 use super::preview::{TextEdits, TextHit};
 use super::text::{Scanner, Sweep};
@@ -600,7 +600,7 @@ pub(crate) fn mask_csv(
                         kind: IdentifierKind::Other,
                         role: Role::Plain,
                         value: None,
-                        rule: super::fhir::FREE_TEXT_REMOVE_RULE.to_owned(),
+                        rule: super::engine::FREE_TEXT_REMOVE_RULE.to_owned(),
                         how: How::Notes,
                     }
                 }

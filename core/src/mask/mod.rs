@@ -23,6 +23,7 @@
 
 mod csv;
 mod date;
+mod engine;
 mod fhir;
 mod key;
 mod needles;
@@ -187,7 +188,7 @@ fn mask_inner(
         Some(f) => f,
         None => detect_format(text, media_hint),
     };
-    let mut engine = fhir::Engine::new(policy, key, options.as_of);
+    let mut engine = engine::Engine::new(policy, key, options.as_of);
     engine.tally.preview = max_changes.map(preview::Recorder::new);
     let mut format = format;
     let out = match format {
