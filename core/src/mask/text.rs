@@ -1,8 +1,10 @@
 //! Free text: the known-identifier sweep and the pattern scanner.
 //!
-//! Both are hand-written byte scanners rather than regular expressions, which keeps the wasm
-//! small and the behaviour easy to read. Matches always start and end on ASCII bytes, so
-//! slicing at them never splits a UTF-8 character.
+//! The sweep finds every known value in one pass with an Aho-Corasick automaton
+//! (`needles.rs`) and applies its own whole-word rules; the pattern scanner is a hand-written
+//! byte scanner rather than regular expressions, which keeps the wasm small and the behaviour
+//! easy to read. Matches always start and end on ASCII bytes, so slicing at them never splits
+//! a UTF-8 character.
 
 use super::date::{FhirDate, days_from_civil, days_in_month};
 use super::needles::Needles;
