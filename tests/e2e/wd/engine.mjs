@@ -442,8 +442,15 @@ export class Locator {
     return `${this.scope ? `${this.scope.describe()} >> ` : ''}${this.css}${this.index !== null ? `[${this.index}]` : ''}`;
   }
 
-  async click() {
-    const el = await this.waitFor();
+  /** Clicks once the element is displayed and enabled (as Playwright's click waits). */
+  async click({ timeout = 60_000 } = {}) {
+    const until = Date.now() + timeout;
+    let el = await this.waitFor({ timeout });
+    while (!(await el.isEnabled())) {
+      if (Date.now() > until) throw new Error(`${this.describe()} stayed disabled for ${timeout} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+      el = await this.waitFor({ timeout });
+    }
     await this.driver.executeScript('arguments[0].scrollIntoView({block: "center"})', el);
     await el.click();
   }
