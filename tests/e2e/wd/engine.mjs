@@ -501,11 +501,16 @@ export class Locator {
 
   async text() { return (await this.waitFor({ visible: false })).getText(); }
 
-  /** The rendered text of every match, read in one script (one round trip, not one per element). */
+  /**
+   * The rendered text of every match, read in one script (one round trip, not one per element;
+   * WebKitWebDriver does not accept element references inside an array argument, so the page
+   * queries the selector itself, under the scope's element).
+   */
   async allTexts() {
-    const els = await this.all();
-    if (!els.length) return [];
-    return this.driver.executeScript('return arguments[0].map((e) => e.innerText)', els);
+    const scope = this.scope ? await this.scope.element() : null;
+    if (this.scope && !scope) return [];
+    return this.driver.executeScript(
+      'return [...(arguments[0] || document).querySelectorAll(arguments[1])].map((e) => e.innerText)', scope, this.css);
   }
 
   /** The live value of an input or textarea. */
