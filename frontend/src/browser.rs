@@ -125,13 +125,28 @@ pub fn revoke_url(url: &str) {
     }
 }
 
-/// Copies text to the clipboard; resolves once done.
+/// Copies text to the clipboard; resolves once done. Feature-detected: `navigator.clipboard`
+/// is missing outside secure contexts and in some engines, and engines may refuse the write
+/// (a permission, or no recent user gesture); each case gets a plain message.
 pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
-    let clipboard = window().navigator().clipboard();
+    let navigator = window().navigator();
+    let clipboard =
+        js_sys::Reflect::get(&navigator, &"clipboard".into()).unwrap_or(JsValue::UNDEFINED);
+    let can_write = !clipboard.is_undefined()
+        && !clipboard.is_null()
+        && js_sys::Reflect::get(&clipboard, &"writeText".into()).is_ok_and(|f| f.is_function());
+    if !can_write {
+        return Err(
+            "This browser does not let pages copy: select the link and copy it yourself.".into(),
+        );
+    }
+    let clipboard: web_sys::Clipboard = clipboard.unchecked_into();
     JsFuture::from(clipboard.write_text(text))
         .await
         .map(|_| ())
-        .map_err(|_| "copying was refused".to_owned())
+        .map_err(|_| {
+            "The browser refused to copy: select the link and copy it yourself.".to_owned()
+        })
 }
 
 /// The files of an `<input type=file>` change event.

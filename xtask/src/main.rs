@@ -3,7 +3,8 @@
 //! - `cargo xtask run [--listen ADDR] [--data-dir DIR]` installs what is missing, builds the app
 //!   and the server in release mode and serves MedSeal.
 //! - `cargo xtask test` installs what the tests need and runs every test: core (native and in
-//!   headless Chromium), server, CLI and end-to-end in a real browser against the real server.
+//!   headless Chromium), server, CLI and end-to-end in real browsers against the real server:
+//!   the WebDriver journeys (tests/e2e/journeys) in Chromium, Firefox ESR and WebKitGTK in turn.
 //!
 //! Standard library only: this runs before anything else is installed.
 
@@ -195,12 +196,38 @@ fn test(args: &[String]) -> Result<(), String> {
     }
 
     if e2e {
-        let stage = Stage::start("end-to-end tests in headless Chromium");
-        match build_for_e2e() {
-            Ok(server) => tally.node_tests("e2e", &server),
+        // One build of the app and the server serves every engine; the engines run in turn.
+        let stage = Stage::start("end-to-end: build the app and the server");
+        let built = build_for_e2e();
+        stage.done();
+        match built {
+            Ok(server) => {
+                let stage = Stage::start("end-to-end in Chromium (Playwright-only tests)");
+                let playwright = e2e_files(false);
+                // With no file named, node would run every test file, the journeys included.
+                if !playwright.is_empty() {
+                    tally.node_tests("e2e chromium playwright", &server, "chromium", &playwright);
+                }
+                stage.done();
+                for (engine, stage_name) in [
+                    ("chromium", "end-to-end journeys in Chromium (chromedriver)"),
+                    (
+                        "firefox",
+                        "end-to-end journeys in Firefox ESR (geckodriver)",
+                    ),
+                    (
+                        "webkit",
+                        "end-to-end journeys in WebKitGTK (WebKitWebDriver, Xvfb)",
+                    ),
+                ] {
+                    let stage = Stage::start(stage_name);
+                    let label = format!("journeys {engine}");
+                    tally.node_tests(&label, &server, engine, &e2e_files(true));
+                    stage.done();
+                }
+            }
             Err(message) => tally.broken("e2e build", &message),
         }
-        stage.done();
     }
 
     println!(
@@ -208,6 +235,26 @@ fn test(args: &[String]) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     );
     tally.summary()
+}
+
+/// The end-to-end test files, relative to tests/e2e: the WebDriver journeys (run in every
+/// engine) or the others (Playwright, Chromium only).
+fn e2e_files(journeys: bool) -> Vec<String> {
+    let dir = root()
+        .join("tests/e2e")
+        .join(if journeys { "journeys" } else { "" });
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.ends_with(".test.mjs"))
+                .map(|n| if journeys { format!("journeys/{n}") } else { n })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
 }
 
 /// The app in release mode (what users get) and the server binary the tests start.

@@ -14,6 +14,10 @@ use crate::root;
 const TRUNK_VERSION: &str = "0.21.14";
 /// s3s-fs is the local S3-compatible server the storage tests run against.
 const S3S_FS_VERSION: &str = "0.14.1";
+/// geckodriver drives Firefox ESR for the end-to-end journeys (W3C WebDriver).
+const GECKODRIVER_VERSION: &str = "0.37.1";
+/// WebKitGTK's browser for automation (Debian package webkit2gtk-driver depends on it).
+pub const MINIBROWSER: &str = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser";
 
 /// Where `cargo install` puts binaries.
 pub fn cargo_bin(name: &str) -> PathBuf {
@@ -80,10 +84,10 @@ fn locked_wasm_bindgen_version() -> Result<String, String> {
         .map_err(|e| format!("Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line == "name = \"wasm-bindgen\"" {
-            if let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
-                return Ok(version.trim_end_matches('"').to_owned());
-            }
+        if line == "name = \"wasm-bindgen\""
+            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(version.trim_end_matches('"').to_owned());
         }
     }
     Err("Cargo.lock does not list wasm-bindgen".into())
@@ -190,10 +194,32 @@ pub fn install_test_tools() -> Result<(), String> {
             "binary",
         ])?;
     }
+    // The journeys also run in Firefox ESR (geckodriver) and WebKitGTK (WebKitWebDriver, Xvfb).
+    if !PathBuf::from("/usr/bin/firefox-esr").exists()
+        || !PathBuf::from("/usr/bin/WebKitWebDriver").exists()
+        || !PathBuf::from(MINIBROWSER).exists()
+        || !PathBuf::from("/usr/bin/Xvfb").exists()
+    {
+        println!("xtask: installing Firefox ESR, WebKitGTK's WebDriver and Xvfb from apt");
+        apt_install(&["firefox-esr", "webkit2gtk-driver", "xvfb"])?;
+    }
+    let gecko = version_of(&cargo_bin("geckodriver"), "--version");
+    if !gecko.is_some_and(|v| v.starts_with(&format!("geckodriver {GECKODRIVER_VERSION}"))) {
+        println!("xtask: installing geckodriver {GECKODRIVER_VERSION} (drives Firefox ESR)");
+        cargo(&[
+            "install",
+            "--locked",
+            "geckodriver",
+            "--version",
+            GECKODRIVER_VERSION,
+        ])?;
+    }
     let e2e = root().join("tests/e2e");
-    if !e2e.join("node_modules/playwright-core").exists() {
+    if !e2e.join("node_modules/playwright-core").exists()
+        || !e2e.join("node_modules/selenium-webdriver").exists()
+    {
         println!(
-            "xtask: installing playwright-core (drives Debian's Chromium; downloads no browser)"
+            "xtask: installing playwright-core and selenium-webdriver (drive the installed browsers; download none)"
         );
         run(command("npm")
             .args(["ci", "--no-audit", "--no-fund"])
@@ -243,6 +269,8 @@ pub struct Tally {
     passed: u64,
     failed: u64,
     broken: Vec<String>,
+    /// Per-group counts shown in the summary (the end-to-end suite per engine).
+    groups: Vec<String>,
 }
 
 impl Tally {
@@ -264,25 +292,43 @@ impl Tally {
         });
     }
 
-    /// Runs the end-to-end suite with Node's test runner (TAP output).
-    pub fn node_tests(&mut self, label: &str, server: &std::path::Path) {
+    /// Runs end-to-end test files (paths relative to tests/e2e) with Node's test runner (TAP
+    /// output) in one browser engine (`MEDSEAL_ENGINE`), counting them under `label`.
+    pub fn node_tests(
+        &mut self,
+        label: &str,
+        server: &std::path::Path,
+        engine: &str,
+        files: &[String],
+    ) {
         let mut cmd = command("node");
         cmd.args(["--test", "--test-concurrency=1", "--test-reporter=tap"])
+            .args(files)
             .current_dir(root().join("tests/e2e"))
+            .env("MEDSEAL_ENGINE", engine)
+            .env("GECKODRIVER", cargo_bin("geckodriver"))
+            .env("MINIBROWSER", MINIBROWSER)
             .env("MEDSEAL_SERVER_BIN", server)
             .env("MEDSEAL_DIST", root().join("dist"))
             .env("MEDSEAL_CLI_BIN", root().join("target/debug/medseal"));
+        let (mut passed, mut failed) = (0, 0);
         self.scan(label, &mut cmd, |line, tally| {
             if let Some(n) = line.strip_prefix("# pass ") {
-                tally.passed += n.trim().parse::<u64>().unwrap_or(0);
+                let n = n.trim().parse::<u64>().unwrap_or(0);
+                tally.passed += n;
+                passed += n;
                 return true;
             }
             if let Some(n) = line.strip_prefix("# fail ") {
-                tally.failed += n.trim().parse::<u64>().unwrap_or(0);
+                let n = n.trim().parse::<u64>().unwrap_or(0);
+                tally.failed += n;
+                failed += n;
                 return true;
             }
             false
         });
+        self.groups
+            .push(format!("{label}: {passed} passed, {failed} failed"));
     }
 
     /// Runs a check that reports by its exit status only (such as `server/schemathesis.sh`):
@@ -340,7 +386,16 @@ impl Tally {
         for problem in &self.broken {
             println!("xtask: problem: {problem}");
         }
-        println!("{} passed, {} failed", self.passed, self.failed);
+        if self.groups.is_empty() {
+            println!("{} passed, {} failed", self.passed, self.failed);
+        } else {
+            println!(
+                "{} passed, {} failed ({})",
+                self.passed,
+                self.failed,
+                self.groups.join("; ")
+            );
+        }
         if self.failed == 0 {
             Ok(())
         } else {

@@ -72,7 +72,8 @@ pub fn share_page() -> Html {
     let max_downloads = use_state(|| 5u32);
     let password = use_state(String::new);
     let stage = use_state(|| Stage::Choosing);
-    let copied = use_state(|| false);
+    // None: not tried; Some(Ok): copied; Some(Err(why)): the browser could not copy.
+    let copied = use_state(|| None::<Result<(), String>>);
     let dragging = use_state(|| false);
     let canceller = use_mut_ref(Canceller::default);
     let cancelled = use_mut_ref(|| Rc::new(Cell::new(false)));
@@ -233,7 +234,7 @@ pub fn share_page() -> Html {
                     let link = link.clone();
                     let copied = copied.clone();
                     wasm_bindgen_futures::spawn_local(async move {
-                        copied.set(browser::copy_to_clipboard(&link).await.is_ok());
+                        copied.set(Some(browser::copy_to_clipboard(&link).await));
                     });
                 })
             };
@@ -243,8 +244,11 @@ pub fn share_page() -> Html {
                     <label for="share-link">{ "Send this link to your doctor. Anyone with it can open the record until it expires." }</label>
                     <div class="link-row">
                         <input id="share-link" data-testid="share-link" readonly=true value={link.clone()} />
-                        <button onclick={on_copy} data-testid="copy-link">{ if *copied { "Copied" } else { "Copy link" } }</button>
+                        <button onclick={on_copy} data-testid="copy-link">{ if matches!(*copied, Some(Ok(()))) { "Copied" } else { "Copy link" } }</button>
                     </div>
+                    if let Some(Err(why)) = &*copied {
+                        <p class="meta" data-testid="copy-failed" role="status">{ why.clone() }</p>
+                    }
                     <QrCodeView text={link.clone()} label="QR code of the share link, for a phone to scan" />
                     if !password.is_empty() {
                         <p>{ "Tell your doctor the password separately, for example by phone. It is not in the link." }</p>

@@ -1,4 +1,5 @@
-// Research studies end to end (issue #7): a researcher creates a key and a study; three
+// Research studies end to end (issue #7), in the engine MEDSEAL_ENGINE names (over WebDriver;
+// `cargo xtask test` runs it in Chromium, Firefox and WebKit): a researcher creates a key and a study; three
 // patients in separate browser contexts contribute Synthea records and one of them withdraws.
 // The researcher downloads the bundle, decrypts it in the browser and exports it.
 // The export must hold no identifier of any fixture, keep the clinical codes, and its risk
@@ -11,21 +12,21 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, newPage, repo, startRecordingProxy, startServer } from './lib.mjs';
-import {
-  codesOf, contribute, createKey, createStudy, exportStudy, filesUnder, fixture, fingerprintOf, groupsUnderK, ndjson, readZip,
-} from './study-lib.mjs';
+import { repo } from '../lib.mjs';
+import { codesOf, filesUnder, fixture, fingerprintOf, groupsUnderK, ndjson, readZip } from '../study-lib.mjs';
+import { contribute, createKey, createStudy, engine, exportStudy, startApp, startEngine } from '../wd/app.mjs';
 
-let server, proxy, browser;
+const T = `[${engine}]`;
+let app, server, proxy, browser;
 before(async () => {
-  server = await startServer();
-  proxy = await startRecordingProxy(server.url);
-  browser = await launchBrowser();
+  app = await startApp();
+  server = { url: app.serverUrl, dataDir: app.server.dataDir };
+  proxy = { url: app.url, records: app.records };
+  browser = await startEngine();
 });
 after(async () => {
-  await browser?.close();
-  await proxy?.close();
-  await server?.stop();
+  await browser?.stop();
+  await app?.stop();
 });
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -43,12 +44,12 @@ function strictValues(v, out = []) {
   return out;
 }
 
-test('a researcher creates a key and a signed study, and gets a contribution link pinning the key', async () => {
-  const researcher = await newPage(browser);
+test(`${T} a researcher creates a key and a signed study, and gets a contribution link pinning the key`, async () => {
+  const researcher = await browser.newPage();
   const fingerprint = await createKey(researcher, proxy.url, { label: 'Study key', passphrase: PASSPHRASE });
   assert.match(fingerprint, /^[A-Za-z0-9_-]{43}$/);
-  await researcher.getByTestId('publish-key').first().click();
-  await researcher.getByTestId('key-published').waitFor({ timeout: 30_000 });
+  await researcher.byTestId('publish-key').first().click();
+  await researcher.byTestId('key-published').waitFor({ timeout: 30_000 });
   const created = await createStudy(researcher, proxy.url, {
     passphrase: PASSPHRASE,
     title: 'MedSeal end-to-end study',
@@ -62,44 +63,40 @@ test('a researcher creates a key and a signed study, and gets a contribution lin
   study = { ...created, researcher, fingerprint };
 });
 
-test('three patients contribute, one withdraws, and the researcher exports exactly the two others, clean', async () => {
+test(`${T} three patients contribute, one withdraws, and the researcher exports exactly the two others, clean`, async () => {
   assert.ok(study, 'the study exists');
   // Three patients, each in a fresh context (own storage, so own pseudonym secret). The last of
   // them withdraws after contributing.
   const contributed = [];
   for (const f of [...contributors, withdrawn]) {
-    const patient = await newPage(browser);
+    const patient = await browser.newPage();
     const withdrawLink = await contribute(patient, study.contributionLink, f.file);
     assert.match(withdrawLink, /\/withdraw\/[A-Za-z0-9_-]{22}\/[A-Za-z0-9_-]{22}#/);
-    assert.ok(!patient.url().includes('#'), 'the fingerprint is removed from the address bar');
-    const policy = await patient.getByTestId('study-policy').innerText();
+    assert.ok(!(await patient.url()).includes('#'), 'the fingerprint is removed from the address bar');
+    const policy = await patient.byTestId('study-policy').text();
     assert.match(policy, /year/i, 'the policy is shown in plain words');
-    assert.deepEqual(patient.problems, []);
+    assert.deepEqual(await patient.allProblems(), []);
     contributed.push({ patient, withdrawLink });
   }
   const { patient: quitter, withdrawLink } = contributed.pop();
-  for (const { patient } of contributed) await patient.context().close();
+  for (const { patient } of contributed) await patient.close();
   await quitter.goto(withdrawLink);
-  await quitter.getByTestId('withdraw-button').click();
-  await quitter.getByTestId('withdrawn').waitFor({ timeout: 30_000 });
-  assert.ok(!quitter.url().includes('#'), 'the withdraw token is removed from the address bar');
-  await quitter.context().close();
+  await quitter.byTestId('withdraw-button').click();
+  await quitter.byTestId('withdrawn').waitFor({ timeout: 30_000 });
+  assert.ok(!(await quitter.url()).includes('#'), 'the withdraw token is removed from the address bar');
+  await quitter.close();
 
   // The researcher lists, downloads, decrypts and exports.
   const researcher = study.researcher;
   await researcher.goto(study.adminLink);
-  await researcher.getByTestId('contribution-count').waitFor({ timeout: 30_000 });
-  assert.equal(await researcher.getByTestId('contribution-count').innerText(), '2');
-  assert.equal(await researcher.getByTestId('contribution-row').count(), 2);
-  await researcher.getByTestId('unlock-passphrase').fill(PASSPHRASE);
-  await researcher.getByTestId('unlock-button').click();
-  await researcher.getByTestId('download-bundle').click();
-  await researcher.getByTestId('export-ready').waitFor({ timeout: 180_000 });
-  const [download] = await Promise.all([
-    researcher.waitForEvent('download'),
-    researcher.getByTestId('bundle-export').click(),
-  ]);
-  const zip = readZip(readFileSync(await download.path()));
+  await researcher.byTestId('contribution-count').waitFor({ timeout: 30_000 });
+  assert.equal(await researcher.byTestId('contribution-count').text(), '2');
+  assert.equal(await researcher.byTestId('contribution-row').count(), 2);
+  await researcher.byTestId('unlock-passphrase').fill(PASSPHRASE);
+  await researcher.byTestId('unlock-button').click();
+  await researcher.byTestId('download-bundle').click();
+  await researcher.byTestId('export-ready').waitFor({ timeout: 180_000 });
+  const zip = readZip((await researcher.download(researcher.byTestId('bundle-export'))).bytes);
   browserExport = zip;
   const bundles = proxy.records.filter((r) => /\/api\/studies\/[^/]+\/bundle$/.test(r.url));
   assert.equal(bundles.length, 1, 'all contributions came in one stream');
@@ -158,10 +155,10 @@ test('three patients contribute, one withdraws, and the researcher exports exact
   assert.equal(report.groups, expected.groups);
   assert.equal(report.under_k.length, expected.under);
   assert.equal(report.patients_under_k, expected.patientsUnder);
-  const shown = researcher.getByTestId('risk-report');
-  assert.equal(await shown.getAttribute('data-under-k'), String(expected.under));
-  assert.equal(await researcher.getByTestId('risk-group').count(), expected.under);
-  assert.deepEqual(researcher.problems, []);
+  const shown = researcher.byTestId('risk-report');
+  assert.equal(await shown.attr('data-under-k'), String(expected.under));
+  assert.equal(await researcher.byTestId('risk-group').count(), expected.under);
+  assert.deepEqual(await researcher.allProblems(), []);
 
   // The server stores nothing readable: no identifier and no clinical text in its data folder.
   const stored = filesUnder(server.dataDir);
@@ -191,7 +188,7 @@ test('three patients contribute, one withdraws, and the researcher exports exact
   }
 });
 
-test('medseal bundle writes the same export from the bundle file and from the server, with the exported key file', async () => {
+test(`${T} medseal bundle writes the same export from the bundle file and from the server, with the exported key file`, async () => {
   const cli = process.env.MEDSEAL_CLI_BIN ?? path.join(repo, 'target/debug/medseal');
   // A missing or stale binary is a failure, never a skip: `cargo xtask test` builds it.
   assert.ok(existsSync(cli), `no medseal binary at ${cli} (cargo build -p medseal-cli)`);
@@ -201,16 +198,16 @@ test('medseal bundle writes the same export from the bundle file and from the se
   const researcher = study.researcher;
   // The key file, as the key manager exports it.
   await researcher.goto(`${proxy.url}/keys`);
-  const card = researcher.getByTestId('key-card').first();
-  await card.getByTestId('export-key-open').click();
-  await card.getByTestId('unlock-passphrase').fill(PASSPHRASE);
-  await card.getByTestId('unlock-button').click();
-  const link = card.getByTestId('key-file-download');
+  const card = researcher.byTestId('key-card').first();
+  await card.byTestId('export-key-open').click();
+  await card.byTestId('unlock-passphrase').fill(PASSPHRASE);
+  await card.byTestId('unlock-button').click();
+  const link = card.byTestId('key-file-download');
   await link.waitFor({ timeout: 30_000 });
-  const [download] = await Promise.all([researcher.waitForEvent('download'), link.click()]);
+  const { bytes: pem } = await researcher.download(link);
   const work = mkdtempSync(path.join(os.tmpdir(), 'medseal-bundle-'));
   const keyFile = path.join(work, 'key.pem');
-  writeFileSync(keyFile, readFileSync(await download.path()));
+  writeFileSync(keyFile, pem);
   // The bundle and the study, as the server serves them.
   const [, sid, token] = study.adminLink.match(/\/study\/([^#]+)#(.+)$/);
   const bundle = await fetch(`${server.url}/api/studies/${sid}/bundle`, { headers: { authorization: `Bearer ${token}` } });
@@ -247,26 +244,30 @@ test('medseal bundle writes the same export from the bundle file and from the se
   assert.ok(!existsSync(refused), 'no export is left behind');
 });
 
-test('one patient\'s records link inside a study and not across studies', async () => {
+test(`${T} one patient's records link inside a study and not across studies`, async () => {
   assert.ok(study, 'the researcher has a key');
   const researcher = study.researcher;
   const details = { passphrase: PASSPHRASE, purpose: 'Linkage check.', institution: 'MedSeal test lab', contact: 'lab@example.org', k: 2 };
   const b = await createStudy(researcher, proxy.url, { ...details, title: 'Study B' });
   const c = await createStudy(researcher, proxy.url, { ...details, title: 'Study C' });
   // The same patient (one browser context, so one secret) contributes twice to B and once to C.
-  const patient = await newPage(browser);
+  const patient = await browser.newPage();
   const record = contributors[0].file;
   await contribute(patient, b.contributionLink, record);
   await contribute(patient, b.contributionLink, record);
   await contribute(patient, c.contributionLink, record);
-  await patient.context().close();
+  await patient.close();
 
   // The researcher finds the studies again on this device, without the admin link.
   await researcher.goto(`${proxy.url}/study/new`);
-  await researcher.getByTestId('my-studies').waitFor({ timeout: 30_000 });
-  await researcher.getByTestId('my-studies').getByText('Study B').click();
-  await researcher.getByTestId('contribution-count').waitFor({ timeout: 30_000 });
-  assert.equal(await researcher.getByTestId('contribution-count').innerText(), '2');
+  await researcher.byTestId('my-studies').waitFor({ timeout: 30_000 });
+  await researcher.byTestId('my-studies').waitFor();
+  await researcher.locator('[data-testid="my-studies"] a').all().then(async (links) => {
+    for (const a of links) if ((await a.getText()).includes('Study B')) { await a.click(); return; }
+    throw new Error('Study B is not listed');
+  });
+  await researcher.byTestId('contribution-count').waitFor({ timeout: 30_000 });
+  assert.equal(await researcher.byTestId('contribution-count').text(), '2');
 
   const zipB = await exportStudy(researcher, b.adminLink, PASSPHRASE);
   const zipC = await exportStudy(researcher, c.adminLink, PASSPHRASE);
@@ -284,37 +285,42 @@ test('one patient\'s records link inside a study and not across studies', async 
   assert.ok(!inB.includes(contributors[0].ids.patients[0].id), 'the real id is gone');
 });
 
-test('a study served with another key or an altered signature is refused by the patient', async () => {
+test(`${T} a study served with another key or an altered signature is refused by the patient`, async () => {
   assert.ok(study, 'the study exists');
   const sid = study.contributionLink.match(/\/c\/([^#]+)#/)[1];
 
   // 1. The server serves an altered description (the signature no longer matches).
-  const p1 = await newPage(browser);
-  await p1.route(`**/api/studies/${sid}`, async (route) => {
-    const response = await route.fetch();
-    const body = await response.json();
+  // The proxy plays the malicious server.
+  const p1 = await browser.newPage();
+  app.rewrite.response = ({ method, url }, res) => {
+    if (method !== 'GET' || url !== `/api/studies/${sid}`) return undefined;
+    const body = JSON.parse(res.body.toString('utf8'));
     body.description.title = 'A study you can trust';
-    await route.fulfill({ response, body: JSON.stringify(body) });
-  });
+    return { ...res, body: Buffer.from(JSON.stringify(body)) };
+  };
   await p1.goto(study.contributionLink);
-  await p1.getByTestId('tamper-warning').waitFor({ timeout: 30_000 });
-  assert.match(await p1.getByTestId('error').innerText(), /signature/i);
-  assert.equal(await p1.getByTestId('file-input').count(), 0, 'no way to contribute');
+  await p1.byTestId('tamper-warning').waitFor({ timeout: 30_000 });
+  assert.match(await p1.byTestId('error').text(), /signature/i);
+  assert.equal(await p1.byTestId('file-input').count(), 0, 'no way to contribute');
 
   // 2. The server swaps in its own key (and a study signed by it would need that key).
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
   const der = publicKey.export({ type: 'spki', format: 'der' });
-  const p2 = await newPage(browser);
-  await p2.route('**/api/keys/*', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: der }));
+  const p2 = await browser.newPage();
+  app.rewrite.response = ({ method, url }, res) => {
+    if (method !== 'GET' || !/^\/api\/keys\/[^/?]+$/.test(url)) return undefined;
+    return { status: 200, headers: { ...res.headers, 'content-type': 'application/octet-stream' }, body: der };
+  };
   await p2.goto(study.contributionLink);
-  await p2.getByTestId('tamper-warning').waitFor({ timeout: 30_000 });
-  assert.match(await p2.getByTestId('error').innerText(), /does not match/i);
+  await p2.byTestId('tamper-warning').waitFor({ timeout: 30_000 });
+  assert.match(await p2.byTestId('error').text(), /does not match/i);
 
   // 3. A link pinning another (published) key: the study names a different key.
   const put = await fetch(`${server.url}/api/keys`, { method: 'PUT', body: der, headers: { 'content-type': 'application/octet-stream' } });
   assert.ok(put.ok);
-  const p3 = await newPage(browser);
+  app.rewrite.response = null;
+  const p3 = await browser.newPage();
   await p3.goto(study.contributionLink.replace(/#.*$/, `#${fingerprintOf(der)}`));
-  await p3.getByTestId('tamper-warning').waitFor({ timeout: 30_000 });
-  assert.equal(await p3.getByTestId('file-input').count(), 0);
+  await p3.byTestId('tamper-warning').waitFor({ timeout: 30_000 });
+  assert.equal(await p3.byTestId('file-input').count(), 0);
 });

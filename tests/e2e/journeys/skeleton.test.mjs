@@ -1,4 +1,5 @@
-// The first journey end to end: a patient seals a file in one browser context, a doctor opens
+// The first journey end to end, in the engine MEDSEAL_ENGINE names (over WebDriver; `cargo
+// xtask test` runs it in Chromium, Firefox and WebKit): a patient seals a file in one browser context, a doctor opens
 // the link in another and gets the original back byte for byte. A recording proxy proves the
 // server received neither the plaintext nor the key, and never the fragment.
 import assert from 'node:assert/strict';
@@ -7,18 +8,18 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { downloadOriginal, launchBrowser, newPage, shareFiles, startRecordingProxy, startServer } from './lib.mjs';
+import { engine, shareFiles, startApp, startEngine } from '../wd/app.mjs';
 
-let server, proxy, browser;
+let app, server, proxy, browser;
 before(async () => {
-  server = await startServer();
-  proxy = await startRecordingProxy(server.url);
-  browser = await launchBrowser();
+  app = await startApp();
+  server = { url: app.serverUrl, dataDir: app.server.dataDir };
+  proxy = { url: app.url, records: app.records };
+  browser = await startEngine();
 });
 after(async () => {
-  await browser?.close();
-  await proxy?.close();
-  await server?.stop();
+  await browser?.stop();
+  await app?.stop();
 });
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'medseal-files-'));
@@ -32,20 +33,21 @@ function sampleFile() {
   return { file, data, marker };
 }
 
-test('a patient shares a file and a doctor in another context gets it back byte for byte', async () => {
+test(`[${engine}] a patient shares a file and a doctor in another session gets it back byte for byte`, async () => {
   const { file, data, marker } = sampleFile();
-  const patient = await newPage(browser);
+  const patient = await browser.newPage();
   const { link, revokeLink } = await shareFiles(patient, proxy.url, file);
   assert.match(link, /\/s\/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{43,}$/, 'the link carries the id in the path and the key in the fragment');
 
-  const doctor = await newPage(browser);
+  const doctor = await browser.newPage();
   await doctor.goto(link);
-  await doctor.getByTestId('record-view').waitFor({ timeout: 60_000 });
-  assert.ok(!doctor.url().includes('#'), `the fragment is removed from the address bar: ${doctor.url()}`);
-  const { bytes, name } = await downloadOriginal(doctor);
+  await doctor.byTestId('record-view').waitFor({ timeout: 60_000 });
+  const shownUrl = await doctor.url();
+  assert.ok(!shownUrl.includes('#'), `the fragment is removed from the address bar: ${shownUrl}`);
+  const { bytes, name } = await doctor.download(doctor.byTestId('download-original'));
   assert.equal(name, 'scan-results.bin');
   assert.ok(bytes.equals(data), 'the downloaded file is identical to the original');
-  assert.deepEqual([...patient.problems, ...doctor.problems], [], 'no page errors (including CSP violations)');
+  assert.deepEqual([...await patient.allProblems(), ...await doctor.allProblems()], [], 'no page errors (including CSP violations)');
 
   // Everything the server received during the journey.
   const fragment = link.split('#')[1];

@@ -1,0 +1,57 @@
+// A proxy between the browser and the server that can rewrite what passes, the engine-neutral
+// stand-in for Playwright's request routing (WebDriver classic cannot intercept requests).
+// It also records every request the server receives, like lib.mjs's recording proxy.
+import http from 'node:http';
+
+/**
+ * Starts a proxy to `targetUrl`. `rewrite` hooks, each optional and async:
+ * - `request({method, url, headers, body})` returns a new body (Buffer) or undefined;
+ * - `response({method, url}, {status, headers, body})` returns a new
+ *   `{status, headers, body}` or undefined.
+ * Set or clear them at any time through `proxy.rewrite`.
+ */
+export async function startRewritingProxy(targetUrl) {
+  const target = new URL(targetUrl);
+  const records = [];
+  const rewrite = { request: null, response: null };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      try {
+        let body = Buffer.concat(chunks);
+        const info = { method: req.method, url: req.url, headers: { ...req.headers }, body };
+        const changed = rewrite.request ? await rewrite.request(info) : undefined;
+        if (changed !== undefined) body = Buffer.from(changed);
+        records.push({ ...info, body });
+        const headers = { ...req.headers };
+        if (changed !== undefined) headers['content-length'] = String(body.length);
+        const upstream = http.request({ hostname: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (up) => {
+          if (!rewrite.response) { res.writeHead(up.statusCode, up.headers); up.pipe(res); return; }
+          const parts = [];
+          up.on('data', (c) => parts.push(c));
+          up.on('end', async () => {
+            const original = { status: up.statusCode, headers: { ...up.headers }, body: Buffer.concat(parts) };
+            const out = (await rewrite.response({ method: req.method, url: req.url }, original)) ?? original;
+            const outHeaders = { ...out.headers, 'content-length': String(out.body.length) };
+            delete outHeaders['transfer-encoding'];
+            res.writeHead(out.status, outHeaders);
+            res.end(out.body);
+          });
+        });
+        upstream.on('error', (e) => { res.writeHead(502); res.end(String(e)); });
+        upstream.end(body);
+      } catch (e) {
+        res.writeHead(500);
+        res.end(String(e));
+      }
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    records,
+    rewrite,
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
+}
