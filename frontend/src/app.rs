@@ -127,7 +127,12 @@ pub fn app() -> Html {
                     <a href="/study/new" data-testid="nav-new-study">{ "New study" }</a>
                 </nav>
             </header>
-            <main>{ page }</main>
+            <main>
+                if crate::browser::may_handle_secrets() {
+                    <crate::components::support::BrowserSupport />
+                }
+                { page }
+            </main>
         </>
     }
 }

@@ -60,6 +60,11 @@ async fn open() -> Result<IdbDatabase, String> {
     Ok(done(&request).await?.unchecked_into())
 }
 
+/// True if this browser lets the app open its database (some private windows refuse it).
+pub async fn available() -> bool {
+    open().await.is_ok()
+}
+
 /// Stores `value` under `key`.
 pub async fn put(store: &str, key: &str, value: &str) -> Result<(), String> {
     let db = open().await?;

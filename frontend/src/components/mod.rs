@@ -3,4 +3,5 @@
 pub mod mask_diff;
 pub mod qr;
 pub mod record_view;
+pub mod support;
 pub mod trend_chart;
