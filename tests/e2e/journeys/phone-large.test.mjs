@@ -102,7 +102,7 @@ if (engine === 'webkit') {
     await browser?.stop();
     await app?.stop();
     rmSync(work, { recursive: true, force: true });
-  });
+  }, { timeout: 120_000 });
 
   test(`${T} a 200 MB file shares and opens at a phone-sized window, byte for byte`, { timeout: 900_000 }, async () => {
     const file = path.join(work, 'ultrasound-video.bin');
