@@ -159,17 +159,27 @@ pub fn apt_install(packages: &[&str]) -> Result<(), String> {
     ))
 }
 
-/// Chromium and chromedriver from Debian, the local S3 server, and the browser driver library.
+/// The browsers and their drivers (apt, cargo), the local S3 server, schemathesis's venv, and
+/// the npm packages the tests drive them with.
 pub fn install_test_tools() -> Result<(), String> {
     let stage = Stage::start("test tools");
+    // Everything from apt in one call (one `apt-get update`): Chromium and chromedriver; the
+    // journeys also run in Firefox ESR (geckodriver) and WebKitGTK (WebKitWebDriver, Xvfb);
+    // server/schemathesis.sh installs schemathesis with pip into a virtual environment, which
+    // needs Debian's python3-venv (venv with ensurepip).
+    let mut apt = Vec::new();
     if !PathBuf::from("/usr/bin/chromium").exists()
         || !PathBuf::from("/usr/bin/chromedriver").exists()
     {
-        println!("xtask: installing Chromium and chromedriver from apt");
-        apt_install(&["chromium", "chromium-driver"])?;
+        apt.extend(["chromium", "chromium-driver"]);
     }
-    // server/schemathesis.sh installs schemathesis with pip into a virtual environment, which
-    // needs Debian's python3-venv (venv with ensurepip).
+    if !PathBuf::from("/usr/bin/firefox-esr").exists()
+        || !PathBuf::from("/usr/bin/WebKitWebDriver").exists()
+        || !PathBuf::from(MINIBROWSER).exists()
+        || !PathBuf::from("/usr/bin/Xvfb").exists()
+    {
+        apt.extend(["firefox-esr", "webkit2gtk-driver", "xvfb"]);
+    }
     let has_venv = command("python3")
         .args(["-c", "import venv, ensurepip"])
         .stdout(Stdio::null())
@@ -177,8 +187,11 @@ pub fn install_test_tools() -> Result<(), String> {
         .status()
         .is_ok_and(|s| s.success());
     if !has_venv {
-        println!("xtask: installing python3-venv from apt (for schemathesis)");
-        apt_install(&["python3-venv"])?;
+        apt.push("python3-venv");
+    }
+    if !apt.is_empty() {
+        println!("xtask: installing from apt: {}", apt.join(" "));
+        apt_install(&apt)?;
     }
     if version_of(&cargo_bin("s3s-fs"), "--version").is_none() {
         println!(
@@ -193,15 +206,6 @@ pub fn install_test_tools() -> Result<(), String> {
             "--features",
             "binary",
         ])?;
-    }
-    // The journeys also run in Firefox ESR (geckodriver) and WebKitGTK (WebKitWebDriver, Xvfb).
-    if !PathBuf::from("/usr/bin/firefox-esr").exists()
-        || !PathBuf::from("/usr/bin/WebKitWebDriver").exists()
-        || !PathBuf::from(MINIBROWSER).exists()
-        || !PathBuf::from("/usr/bin/Xvfb").exists()
-    {
-        println!("xtask: installing Firefox ESR, WebKitGTK's WebDriver and Xvfb from apt");
-        apt_install(&["firefox-esr", "webkit2gtk-driver", "xvfb"])?;
     }
     let gecko = version_of(&cargo_bin("geckodriver"), "--version");
     if !gecko.is_some_and(|v| v.starts_with(&format!("geckodriver {GECKODRIVER_VERSION}"))) {
