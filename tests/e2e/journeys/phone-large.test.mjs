@@ -133,20 +133,7 @@ if (engine === 'webkit') {
     const button = doctor.byTestId('download-original');
     await button.waitFor({ timeout: 600_000 });
     assert.equal(await doctor.byTestId('file-name').text(), 'ultrasound-video.bin');
-    // The button is a link to the file's object URL, or makes one when clicked (wd/engine.mjs
-    // `download` does the same).
-    let href = await button.attr('href');
-    if (!href) {
-      const seen = await doctor.evaluate(() => window.__medsealLastDownload?.n ?? 0);
-      await button.click();
-      const until = Date.now() + 120_000;
-      let last;
-      while (!(last = await doctor.evaluate((n) => ((window.__medsealLastDownload?.n ?? 0) > n ? window.__medsealLastDownload : null), seen))) {
-        assert.ok(Date.now() < until, 'the download started');
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      href = last.href;
-    }
+    const { href } = await doctor.downloadUrl(button);
     const opened = opening.stop();
     console.log(`# ${engine}: page at rest ${mb(rest.web)}; 200 MB share: page peak ${mb(shared.web)} (+${mb(shared.web - rest.web)}; network process ${mb(shared.network)}); open: page peak ${mb(opened.web)} (+${mb(opened.web - rest.web)}; network process ${mb(opened.network)})`);
     const got = await doctor.evaluateAsync(async (url, mib) => {

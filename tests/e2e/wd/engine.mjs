@@ -322,6 +322,26 @@ export class Page {
   }
 
   /**
+   * WebKit only (see `download`): the object URL and suggested name of what `locator` downloads.
+   * A link names its object URL; a button makes one and clicks a link of its own, which the tap
+   * of wd/app.mjs records.
+   */
+  async downloadUrl(locator) {
+    const el = await locator.waitFor({ timeout: 60_000 });
+    const href = await el.getAttribute('href');
+    if (href) return { href, name: await el.getAttribute('download') };
+    const seen = await this.evaluate(() => window.__medsealLastDownload?.n ?? 0);
+    await el.click();
+    const until = Date.now() + 120_000;
+    let last;
+    while (!(last = await this.evaluate((n) => ((window.__medsealLastDownload?.n ?? 0) > n ? window.__medsealLastDownload : null), seen))) {
+      if (Date.now() > until) throw new Error(`${locator.describe()} started no download`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { href: last.href, name: last.name };
+  }
+
+  /**
    * The bytes a download link gives, and the name it suggests. Chromium and Firefox save the file
    * into this session's download folder and the test reads it from disk. WebKitGTK's
    * MiniBrowser saves nowhere a test can see, and the app's policy forbids fetching a blob: URL,
@@ -332,21 +352,7 @@ export class Page {
   async download(locator) {
     const el = await locator.waitFor({ timeout: 60_000 });
     if (!downloadsToDisk) {
-      // A link names its object URL; a button makes one and clicks a link of its own, which the
-      // tap records (wd/app.mjs).
-      let href = await el.getAttribute('href');
-      let name = await el.getAttribute('download');
-      if (!href) {
-        const seen = await this.evaluate(() => window.__medsealLastDownload?.n ?? 0);
-        await el.click();
-        const until = Date.now() + 120_000;
-        let last;
-        while (!(last = await this.evaluate((n) => ((window.__medsealLastDownload?.n ?? 0) > n ? window.__medsealLastDownload : null), seen))) {
-          if (Date.now() > until) throw new Error(`${locator.describe()} started no download`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-        ({ href, name } = last);
-      }
+      const { href, name } = await this.downloadUrl(locator);
       const b64 = await this.evaluateAsync(async (url) => {
         const blob = window.__medsealBlobs?.get(url);
         if (!blob) throw new Error(`no Blob is known for ${url}`);
