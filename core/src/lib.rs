@@ -11,6 +11,5 @@ pub mod mask;
 pub mod pack;
 pub mod pki;
 pub mod record;
-pub mod seal;
 pub mod study;
 pub mod wire;
