@@ -3,14 +3,15 @@
 // the other engines' large-file path is `large.test.mjs` (Chromium) and `cargo xtask bench`
 // (browser_peak_memory_1gib).
 //
-// The page's memory is measured and printed, not yet bounded: it is the resident set of the
-// WebKitWebProcess that runs the page and its workers, sampled from /proc every 100 ms, at rest
-// and at its peak while sharing and while opening (WebKit keeps Blob data in its network
-// process, printed beside it). Issue 17 asks for the growth to stay under 256 MiB; on
-// 2026-12-03 it was about 300 MB sharing and 470 MB opening (the opened file is collected in
-// Blobs, and the sealed parts wait for the garbage collector). Bounding it is the browser part
-// of issue 16 (files written to disk as they are opened, reused buffers); this test then gets
-// its bound. Until then it holds the journey itself: size, bytes and no page error.
+// The page's memory is the resident set of the WebKitWebProcess that runs the page and its
+// workers, sampled from /proc every 100 ms: at rest, and at its peak while sharing and while
+// opening (WebKit keeps Blob data in its network process, printed beside it). At rest it is
+// already about 240 MB (WebKit's own libraries), so the bound is on what the work adds.
+// Sharing adds under 256 MiB, and the test holds it: about 200 MB on 2026-12-03, since the worker
+// reads a File as streams over 16 MiB windows (WebKit read one stream over a whole File ahead
+// of its reader) and uploads parts from plain arrays. Opening is printed, not yet bounded: it
+// added 420-630 MB, because the opened file is collected in Blobs in the page; writing it to
+// disk as it is opened is the browser part of issue 16, and this test then gets that bound too.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { engine, startApp, startEngine } from '../wd/app.mjs';
 
 const MiB = 1024 * 1024;
 const SIZE = 200 * 1000 * 1000;
+const BOUND = 256 * MiB;
 const T = `[${engine}]`;
 
 /** Writes `bytes` random bytes to `file`; returns the SHA-256 of each 1 MiB slice, in order. */
@@ -104,7 +106,7 @@ if (engine === 'webkit') {
     rmSync(work, { recursive: true, force: true });
   }, { timeout: 120_000 });
 
-  test(`${T} a 200 MB file shares and opens at a phone-sized window, byte for byte`, { timeout: 900_000 }, async () => {
+  test(`${T} a 200 MB file shares and opens at a phone-sized window, byte for byte, sharing adding under 256 MiB to the page`, { timeout: 900_000 }, async () => {
     const file = path.join(work, 'ultrasound-video.bin');
     const slices = await writeFile(file, SIZE);
     const phone = { width: 390, height: 844 };
@@ -151,5 +153,6 @@ if (engine === 'webkit') {
     assert.deepEqual(await doctor.allProblems(), []);
 
     assert.ok(rest.web > 0 && shared.web > 0 && opened.web > 0, 'the page processes were found and measured');
+    assert.ok(shared.web - rest.web < BOUND, `sharing 200 MB added under 256 MiB to the page (${mb(shared.web - rest.web)})`);
   });
 }

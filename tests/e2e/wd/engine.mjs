@@ -230,12 +230,19 @@ export class Page {
     const now = await this.driver.executeScript('return [innerWidth, innerHeight]');
     if (now[0] === width && now[1] === height) return;
     await win.setRect({ width, height });
-    // The outer window has chrome around the viewport: grow it by the difference.
-    const inner = await this.driver.executeScript('return [innerWidth, innerHeight]');
-    if (inner[0] !== width || inner[1] !== height) {
+    // The outer window has chrome around the viewport: grow it by the difference. A window
+    // just made may not be laid out yet (its inner size reads 0, or its rect lags), so this
+    // measures again until the viewport is right.
+    let inner = [0, 0];
+    for (let i = 0; i < 30; i++) {
+      inner = await this.driver.executeScript('return [innerWidth, innerHeight]');
+      if (inner[0] === width && inner[1] === height) return;
       const rect = await win.getRect();
-      await win.setRect({ width: rect.width + (width - inner[0]), height: rect.height + (height - inner[1]) });
+      const outer = { width: rect.width + (width - inner[0]), height: rect.height + (height - inner[1]) };
+      if (inner[0] > 0 && inner[1] > 0 && outer.width > 0 && outer.height > 0) await win.setRect(outer);
+      await new Promise((r) => setTimeout(r, 100));
     }
+    throw new Error(`${engine}: the viewport stays ${inner.join('x')}, not ${width}x${height}`);
   }
 
   async goto(url) {
