@@ -60,7 +60,44 @@ pub(crate) struct Engine<'p> {
     pub(super) coded: bool,
     /// Whether the object whose members are being walked is a CodeableConcept.
     pub(super) in_codeable: bool,
+    /// What the free-text checks made of short strings already scanned (see `ScanCache`).
+    scanned: ScanCache,
 }
+
+/// The free-text checks' results for short strings, by the settings they ran under.
+///
+/// A record repeats its short strings many times (a Synthea bundle scans each terminology
+/// display, label and timestamp dozens of times), and the checks are a pure function of the
+/// string, the sweep's needles, whether the patterns run, which set of them (`coded`) and the
+/// patient's date shift. So each result is kept and replayed: the same output, the same hits
+/// counted in the same order. Adding a needle changes the sweep, so the cache is emptied when
+/// the number of needles (which only grows) changes.
+#[derive(Default)]
+struct ScanCache {
+    needles: usize,
+    entries: usize,
+    by_mode: HashMap<ScanMode, HashMap<String, Scanned>>,
+}
+
+/// The settings a string is scanned under, apart from the sweep.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct ScanMode {
+    patterns: bool,
+    coded: bool,
+    shift_days: i64,
+}
+
+/// One scan's result: the new string (`None` if unchanged) and its hits, in the order found.
+struct Scanned {
+    out: Option<String>,
+    sweep: Vec<Hit>,
+    patterns: Vec<(Hit, Method)>,
+}
+
+/// Longer strings (notes, narratives) are rarely repeated: they are scanned every time.
+const SCAN_CACHE_MAX_LEN: usize = 256;
+/// A bound on the cache's size for inputs with very many distinct short strings.
+const SCAN_CACHE_MAX_ENTRIES: usize = 1 << 16;
 
 /// The id a reference points at: `Patient/123` and `urn:uuid:123` both give `123`.
 pub(super) fn reference_id(r: &str) -> &str {
@@ -177,6 +214,7 @@ impl<'p> Engine<'p> {
                 .collect(),
             coded: false,
             in_codeable: false,
+            scanned: ScanCache::default(),
         }
     }
 
@@ -484,13 +522,81 @@ impl<'p> Engine<'p> {
         s: String,
         patient: &str,
         patterns: bool,
-        mut hits: Option<&mut TextHits>,
+        hits: Option<&mut TextHits>,
     ) -> String {
+        let patterns = patterns && !self.policy.text.patterns.is_empty();
+        let shift_days = if patterns && self.policy.text.dates == Method::DateShift {
+            self.shift_for(patient)
+        } else {
+            0
+        };
+        let mode = ScanMode {
+            patterns,
+            coded: patterns && self.coded,
+            shift_days,
+        };
+        if s.len() > SCAN_CACHE_MAX_LEN {
+            return self.scan_uncached(s, mode, hits).0;
+        }
+        if self.scanned.needles != self.sweep.needle_count() {
+            self.scanned = ScanCache {
+                needles: self.sweep.needle_count(),
+                ..ScanCache::default()
+            };
+        }
+        if let Some(done) = self.scanned.by_mode.get(&mode).and_then(|m| m.get(&s)) {
+            let mut hits = hits;
+            for &h in &done.sweep {
+                self.tally.add(h.rule, h.kind, Method::Redact);
+                if let Some(hits) = hits.as_deref_mut() {
+                    hits.sweep.push(TextHit::new(h, Method::Redact));
+                }
+            }
+            for &(h, method) in &done.patterns {
+                self.tally.add(h.rule, h.kind, method);
+                if let Some(hits) = hits.as_deref_mut() {
+                    hits.patterns.push(TextHit::new(h, method));
+                }
+            }
+            return done.out.clone().unwrap_or(s);
+        }
+        let (out, done) = self.scan_uncached(s.clone(), mode, hits);
+        if self.scanned.entries >= SCAN_CACHE_MAX_ENTRIES {
+            self.scanned.by_mode.clear();
+            self.scanned.entries = 0;
+        }
+        self.scanned.entries += 1;
+        let done = Scanned {
+            out: (out != s).then(|| out.clone()),
+            ..done
+        };
+        self.scanned
+            .by_mode
+            .entry(mode)
+            .or_default()
+            .insert(s, done);
+        out
+    }
+
+    /// The free-text checks themselves: the output and the hits (with `out` unset).
+    fn scan_uncached(
+        &mut self,
+        s: String,
+        mode: ScanMode,
+        mut hits: Option<&mut TextHits>,
+    ) -> (String, Scanned) {
+        let mut done = Scanned {
+            out: None,
+            sweep: Vec::new(),
+            patterns: Vec::new(),
+        };
         let mut cur = s;
         if self.policy.text.sweep_known_identifiers {
             let tally = &mut self.tally;
+            let found = &mut done.sweep;
             let mut record = |h: Hit| {
                 tally.add(h.rule, h.kind, Method::Redact);
+                found.push(h);
                 if let Some(hits) = hits.as_deref_mut() {
                     hits.sweep.push(TextHit::new(h, Method::Redact));
                 }
@@ -499,23 +605,19 @@ impl<'p> Engine<'p> {
                 cur = out;
             }
         }
-        if patterns && !self.policy.text.patterns.is_empty() {
-            let shift_days = if self.policy.text.dates == Method::DateShift {
-                self.shift_for(patient)
-            } else {
-                0
-            };
+        if mode.patterns {
             let scanner = Scanner {
-                patterns: if self.coded {
+                patterns: if mode.coded {
                     &self.coded_patterns
                 } else {
                     &self.policy.text.patterns
                 },
                 dates: self.policy.text.dates,
-                shift_days,
+                shift_days: mode.shift_days,
             };
             let dates = self.policy.text.dates;
             let tally = &mut self.tally;
+            let found = &mut done.patterns;
             let mut hit = |h: Hit| {
                 let method = if h.rule == super::text::pattern_rule(TextPattern::Date) {
                     dates
@@ -525,6 +627,7 @@ impl<'p> Engine<'p> {
                     Method::Redact
                 };
                 tally.add(h.rule, h.kind, method);
+                found.push((h, method));
                 if let Some(hits) = hits.as_deref_mut() {
                     hits.patterns.push(TextHit::new(h, method));
                 }
@@ -533,7 +636,7 @@ impl<'p> Engine<'p> {
                 cur = out;
             }
         }
-        cur
+        (cur, done)
     }
 
     /// Whether the policy removes free text whole (`free_text: remove`).

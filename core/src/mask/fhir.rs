@@ -286,7 +286,7 @@ impl<'p> Engine<'p> {
             .get("contentType")
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let mut out = Map::new();
+        let mut out = Map::with_capacity(map.len());
         let mut changed = false;
         let codeable = map.contains_key("coding");
         let remove_prose = self.policy.text.free_text == FreeText::Remove;

@@ -11,6 +11,17 @@
 
 use super::policy::{IdentifierKind, Method, TextPattern};
 
+/// `LIST.contains(&word)` through a hash set made once (per call site): the detectors test
+/// most words of a note against lists of a hundred words or more.
+macro_rules! listed {
+    ($list:expr, $word:expr) => {{
+        static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+            std::sync::OnceLock::new();
+        SET.get_or_init(|| $list.iter().copied().collect())
+            .contains::<str>($word)
+    }};
+}
+
 /// One identifier found in prose: its byte range, the pattern and kind, and the replacement.
 #[derive(Clone, Debug)]
 pub(crate) struct Span {
@@ -96,7 +107,7 @@ mod lists {
 /// Whether a word (lower case) is a given name from the lists that is not also a common or
 /// clinical word.
 fn listed_given(l: &str) -> bool {
-    lists::given(l) && !lists::stop(l) && !SOFT_GIVEN.contains(&l)
+    lists::given(l) && !lists::stop(l) && !listed!(SOFT_GIVEN, l)
 }
 
 fn is_joiner(c: char) -> bool {
@@ -170,8 +181,51 @@ fn tokenize(s: &str) -> Vec<Tok<'_>> {
     out
 }
 
-fn lower(s: &str) -> String {
-    s.to_lowercase()
+/// A word in lower case: borrowed when it already is (ASCII without capitals, most words),
+/// so the detectors' many look-ups of lower-case words allocate only for the others.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Lower<'a>(std::borrow::Cow<'a, str>);
+
+impl Lower<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Lower<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Lower<'_> {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<&str> for Lower<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<str> for Lower<'_> {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+fn lower(s: &str) -> Lower<'_> {
+    // `to_lowercase` leaves ASCII without capitals as it is; anything else (capitals, and
+    // non-ASCII letters, whose lower case may differ in other ways) takes the full mapping.
+    if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        Lower(std::borrow::Cow::Owned(s.to_lowercase()))
+    } else {
+        Lower(std::borrow::Cow::Borrowed(s))
+    }
 }
 
 fn is_capitalised(t: &Tok<'_>) -> bool {
@@ -210,7 +264,8 @@ fn month_of(w: &str) -> Option<u32> {
     MONTHS
         .iter()
         .position(|m| {
-            *m == l || (l.len() <= 4 && m.starts_with(&l) && (l.len() == 3 || l == "sept"))
+            *m == l.as_str()
+                || (l.len() <= 4 && m.starts_with(l.as_str()) && (l.len() == 3 || l == "sept"))
         })
         .map(|k| k as u32 + 1)
 }
@@ -2187,7 +2242,7 @@ const CLINICAL_MIXED: &[&str] = &[
 /// `24hr`, `5d`, `G2P1`, `L4-L5`).
 fn clinical_mixed(w: &str) -> bool {
     let l = lower(w);
-    if CLINICAL_MIXED.contains(&l.as_str()) {
+    if listed!(CLINICAL_MIXED, l.as_str()) {
         return true;
     }
     // Number then unit letters: 500mg, 40mcg, 2tabs, 24hr, 10min, 3wk, 5yo (ages are
@@ -2225,8 +2280,8 @@ fn clinical_mixed(w: &str) -> bool {
     if let Some((a, z)) = l.split_once('-')
         && a.len() <= 3
         && z.len() <= 3
-        && CLINICAL_MIXED.contains(&a)
-        && CLINICAL_MIXED.contains(&z)
+        && listed!(CLINICAL_MIXED, a)
+        && listed!(CLINICAL_MIXED, z)
     {
         return true;
     }
@@ -2272,7 +2327,7 @@ fn placeholder_for(kind: IdentifierKind) -> &'static str {
     super::text::placeholder(kind)
 }
 
-impl Finder<'_, '_> {
+impl<'a> Finder<'a, '_> {
     fn on(&self, p: TextPattern) -> bool {
         self.patterns.contains(&p)
     }
@@ -2301,7 +2356,7 @@ impl Finder<'_, '_> {
         self.push(from, to, pattern, kind, placeholder_for(kind).to_owned());
     }
 
-    fn word(&self, i: usize) -> Option<String> {
+    fn word(&self, i: usize) -> Option<Lower<'a>> {
         self.t
             .get(i)
             .filter(|t| t.kind != Tk::Punct)
@@ -2329,7 +2384,7 @@ impl Finder<'_, '_> {
     /// Returns the last token of the name.
     fn name_at(&self, i: usize, comma: bool, max: usize) -> Option<usize> {
         let first = self.t.get(i)?;
-        let soft_first = SOFT_GIVEN.contains(&first.low().as_ref())
+        let soft_first = listed!(SOFT_GIVEN, first.low().as_ref())
             && self.t.get(i + 1).is_some_and(|n| {
                 is_capitalised(n) && !n.line_start && n.gap <= 1 && !never_name(n.text)
             });
@@ -2421,7 +2476,7 @@ impl Finder<'_, '_> {
             let l = lower(t.text);
             if !self.t[i..n.min(i + 4)].iter().any(is_capitalised)
                 && !(t.kind == Tk::Word
-                    && (NAME_CONTEXT.contains(&l.as_str())
+                    && (listed!(NAME_CONTEXT, l.as_str())
                         || TITLES.contains(&l.as_str())
                         || listed_given(&l)))
             {
@@ -2452,7 +2507,7 @@ impl Finder<'_, '_> {
                 // After a title a word in capitals is a name, not an acronym: "Dr. OKAFOR".
                 comma = true;
             } else if t.kind == Tk::Word
-                && (NAME_LABELS.contains(&l.as_str())
+                && (listed!(NAME_LABELS, l.as_str())
                     || ((l.ends_with("ist") || l.ends_with("ician")) && l.len() > 6))
                 && (self.punct(i + 1, ":") || (l == "re" && self.punct(i + 1, ":")))
             {
@@ -2460,12 +2515,12 @@ impl Finder<'_, '_> {
                 start = Some(i + 2);
                 comma = true;
             } else if t.kind == Tk::Word
-                && (NAME_CONTEXT.contains(&l.as_str())
+                && (listed!(NAME_CONTEXT, l.as_str())
                     || (l == "by"
                         && i > 0
                         && self
                             .word(i - 1)
-                            .is_some_and(|w| BY_VERBS.contains(&w.as_str()))))
+                            .is_some_and(|w| listed!(BY_VERBS, w.as_str()))))
             {
                 // "daughter Priya", "her son, Tomasz", "called Maria", "spoke with Ewa".
                 let mut k = i + 1;
@@ -2584,7 +2639,7 @@ impl Finder<'_, '_> {
                 && !is_all_caps(&t)
                 && !never_name(t.text)
                 && !is_state_word(t.text)
-                && !COUNTRIES.contains(&l.as_str())
+                && !listed!(COUNTRIES, l.as_str())
                 && (self.t[i - 1].kind == Tk::Word
                     && self.t[i - 1]
                         .text
@@ -2598,12 +2653,12 @@ impl Finder<'_, '_> {
                     x.kind != Tk::Word
                         || (!is_all_caps(x)
                             && !is_state_word(x.text)
-                            && !COUNTRIES.contains(&lower(x.text).as_str()))
+                            && !listed!(COUNTRIES, lower(x.text).as_str()))
                 })
                 && self.t.get(end + 1).is_none_or(|x| !is_capitalised(x))
                 && !self
                     .word(end + 1)
-                    .is_some_and(|w| EPONYM_NOUNS.contains(&w.as_str()))
+                    .is_some_and(|w| listed!(EPONYM_NOUNS, w.as_str()))
             {
                 self.mark(i, end, TextPattern::Name);
                 i = end + 1;
@@ -2637,7 +2692,7 @@ impl Finder<'_, '_> {
             {
                 return None;
             }
-            if EPONYM_NOUNS.contains(&self.word(i + 2).unwrap_or_default().as_str()) {
+            if listed!(EPONYM_NOUNS, self.word(i + 2).unwrap_or_default().as_str()) {
                 return None;
             }
             return Some(i + 1);
@@ -2656,7 +2711,7 @@ impl Finder<'_, '_> {
         if end == i
             || self
                 .word(end + 1)
-                .is_some_and(|w| EPONYM_NOUNS.contains(&w.as_str()))
+                .is_some_and(|w| listed!(EPONYM_NOUNS, w.as_str()))
         {
             return None;
         }
@@ -2765,7 +2820,7 @@ impl Finder<'_, '_> {
             if !learned.contains(&key) && !key.split('-').any(|p| learned.contains(p)) {
                 continue;
             }
-            if SOFT_GIVEN.contains(&key.as_str()) && !is_capitalised(&t) {
+            if listed!(SOFT_GIVEN, key.as_str()) && !is_capitalised(&t) {
                 continue;
             }
             self.mark(i, i, TextPattern::Name);
@@ -2790,7 +2845,7 @@ impl Finder<'_, '_> {
             text = format!("{text}{}{}", p.text, n.text);
             j += 2;
         }
-        CREDENTIALS.contains(&text.as_str())
+        listed!(CREDENTIALS, text.as_str())
             && self
                 .t
                 .get(j + 1)
@@ -2908,7 +2963,7 @@ impl Finder<'_, '_> {
                 }
                 if self.punct(j + 1, ",")
                     && let Some(st) = self.t.get(j + 2)
-                    && (STATE_ABBR.contains(&st.text)
+                    && (listed!(STATE_ABBR, st.text)
                         || super::zip::is_state_or_country(st.text)
                         || self.state_words_at(j + 2).is_some())
                     && !super::zip::is_state_or_country(&self.s[t.start..self.t[j].end])
@@ -2934,7 +2989,7 @@ impl Finder<'_, '_> {
                 && !is_all_caps(&t)
                 && !never_name(t.text)
                 && let Some(st) = self.t.get(i + 1)
-                && STATE_ABBR.contains(&st.text)
+                && listed!(STATE_ABBR, st.text)
                 && self
                     .t
                     .get(i + 2)
@@ -2949,7 +3004,7 @@ impl Finder<'_, '_> {
             if t.kind == Tk::Num
                 && (t.text.len() == 5 || t.text.len() == 9)
                 && i > 0
-                && (STATE_ABBR.contains(&self.t[i - 1].text)
+                && (listed!(STATE_ABBR, self.t[i - 1].text)
                     || self.preceded_by(i, &["zip"])
                     || self.preceded_by(i, &["zip", "code"])
                     || self.preceded_by(i, &["zipcode"])
@@ -2982,7 +3037,7 @@ impl Finder<'_, '_> {
             if is_capitalised(&t)
                 && !never_name(t.text)
                 && !is_state_word(t.text)
-                && !COUNTRIES.contains(&l.as_str())
+                && !listed!(COUNTRIES, l.as_str())
                 && !t.line_start
             {
                 let context = PLACE_CONTEXT.iter().any(|seq| self.preceded_by(i, seq));
@@ -3005,7 +3060,7 @@ impl Finder<'_, '_> {
                         && is_capitalised(nx)
                         && !never_name(nx.text)
                         && !is_state_word(nx.text)
-                        && !COUNTRIES.contains(&lower(nx.text).as_str())
+                        && !listed!(COUNTRIES, lower(nx.text).as_str())
                     {
                         let mut k = j + 2;
                         while k + 1 < n
@@ -3042,7 +3097,7 @@ impl Finder<'_, '_> {
             }) {
                 continue;
             }
-            let words: Vec<String> = toks.iter().map(|x| lower(x.text)).collect();
+            let words: Vec<Lower<'_>> = toks.iter().map(|x| lower(x.text)).collect();
             let text = words.join(" ");
             if !lists::place(&text) || super::zip::is_state_or_country(&text) {
                 continue;
@@ -3057,7 +3112,7 @@ impl Finder<'_, '_> {
             // "Wilson disease", "Cleveland Clinic Foundation": not the place alone.
             if self
                 .word(end + 1)
-                .is_some_and(|w| EPONYM_NOUNS.contains(&w.as_str()))
+                .is_some_and(|w| listed!(EPONYM_NOUNS, w.as_str()))
                 || next.is_some_and(|n| {
                     n.kind == Tk::Word
                         && is_capitalised(n)
@@ -3084,7 +3139,7 @@ impl Finder<'_, '_> {
         if first.line_start
             || !is_capitalised(first)
             || is_state_word(first.text)
-            || COUNTRIES.contains(&first.low().as_ref())
+            || listed!(COUNTRIES, first.low().as_ref())
         {
             return None;
         }
@@ -3148,7 +3203,7 @@ impl Finder<'_, '_> {
                 return None;
             }
             let l = lower(t.text);
-            let is_suffix = STREET_SUFFIX.contains(&l.as_str()) && is_capitalised(t);
+            let is_suffix = listed!(STREET_SUFFIX, l.as_str()) && is_capitalised(t);
             if is_suffix && words >= 1 {
                 let mut end = j;
                 if self.punct(end + 1, ".") {
@@ -3277,7 +3332,15 @@ impl Finder<'_, '_> {
                 i += 1;
                 continue;
             }
-            let ctx = EMPLOYER_CONTEXT.iter().any(|seq| self.preceded_by(i, seq))
+            // Each context ends with the word just before: only those that end with it can match.
+            let before = i.checked_sub(1).and_then(|k| self.word(k));
+            let ctx = EMPLOYER_CONTEXT
+                .iter()
+                .filter(|seq| {
+                    seq.last()
+                        .is_none_or(|l| before.as_ref().is_some_and(|b| b == l))
+                })
+                .any(|seq| self.preceded_by(i, seq))
                 || (i >= 2
                     && self.punct(i - 1, ":")
                     && self.word(i - 2).is_some_and(|w| {
@@ -3397,10 +3460,10 @@ impl Finder<'_, '_> {
                 break;
             }
             let l = x.low();
-            if j > i && specific > 0 && is_capitalised(&x) && ORG_SUFFIX.contains(&l.as_ref()) {
+            if j > i && specific > 0 && is_capitalised(&x) && listed!(ORG_SUFFIX, l.as_ref()) {
                 found = Some(j);
                 if !self.t.get(j + 1).is_some_and(|n| {
-                    is_capitalised(n) && !n.line_start && ORG_SUFFIX.contains(&n.low().as_ref())
+                    is_capitalised(n) && !n.line_start && listed!(ORG_SUFFIX, n.low().as_ref())
                 }) {
                     break;
                 }
@@ -3737,7 +3800,7 @@ impl Finder<'_, '_> {
                     && self.word(i - 1).is_some_and(|w| w == "the")
                     && !self
                         .word(d + 1)
-                        .is_some_and(|w| NOT_DAY_NOUNS.contains(&w.as_str()))
+                        .is_some_and(|w| listed!(NOT_DAY_NOUNS, w.as_str()))
                 {
                     self.push(
                         d,
@@ -3816,7 +3879,7 @@ impl Finder<'_, '_> {
             && i.checked_sub(1)
                 .and_then(|k| self.word(k))
                 .is_some_and(|w| {
-                    DATE_WORDS.contains(&w.as_str()) || matches!(w.as_str(), "in" | "since")
+                    listed!(DATE_WORDS, w.as_str()) || matches!(w.as_str(), "in" | "since")
                 })
         {
             let r = self.date_repl(Some(yv));
@@ -3870,10 +3933,10 @@ impl Finder<'_, '_> {
         let before2 = i.checked_sub(2).and_then(|k| self.word(k));
         let dated = before
             .as_deref()
-            .is_some_and(|w| DATE_WORDS.contains(&w) || WEEKDAYS.contains(&w))
+            .is_some_and(|w| listed!(DATE_WORDS, w) || WEEKDAYS.contains(&w))
             || (i >= 1
                 && t[i - 1].text == ":"
-                && before2.as_deref().is_some_and(|w| DATE_WORDS.contains(&w)))
+                && before2.as_deref().is_some_and(|w| listed!(DATE_WORDS, w)))
             || (i >= 1 && t[i - 1].text == "(" && before2.is_some())
             || self.continues_dates(i)
             // "f/u 6/24".
@@ -4333,7 +4396,7 @@ const UNIT_AFTER: &[&str] = &[
 ];
 
 fn is_state_word(w: &str) -> bool {
-    super::zip::is_state_or_country(w) || STATE_ABBR.contains(&w)
+    super::zip::is_state_or_country(w) || listed!(STATE_ABBR, w)
 }
 
 fn never_name_street(w: &str) -> bool {

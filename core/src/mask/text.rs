@@ -114,6 +114,11 @@ impl Sweep {
         }
     }
 
+    /// How many values the sweep looks for; it only grows, so a change means new needles.
+    pub(crate) fn needle_count(&self) -> usize {
+        self.needles.len()
+    }
+
     fn push(&mut self, value: &str, kind: IdentifierKind) {
         let lower = value.to_ascii_lowercase().into_bytes();
         if !self.seen.insert(lower.clone()) {
@@ -294,11 +299,21 @@ enum DateStyle {
     Long,
 }
 
-impl<'a> Scanner<'a> {
-    fn on(&self, p: TextPattern) -> bool {
-        self.patterns.contains(&p)
+/// The enabled patterns as a bit set, tested at every byte.
+#[derive(Clone, Copy)]
+struct Enabled(u32);
+
+impl Enabled {
+    fn of(patterns: &[TextPattern]) -> Self {
+        Self(patterns.iter().fold(0, |set, &p| set | 1 << p as u32))
     }
 
+    fn has(self, p: TextPattern) -> bool {
+        self.0 & 1 << p as u32 != 0
+    }
+}
+
+impl<'a> Scanner<'a> {
     /// Scans text for the enabled patterns and replaces what it finds.
     pub(crate) fn apply(&self, s: &str, hit: &mut dyn FnMut(Hit)) -> Option<String> {
         if self.patterns.is_empty() {
@@ -306,6 +321,16 @@ impl<'a> Scanner<'a> {
         }
         let b = s.as_bytes();
         let prose = super::prose::find(s, self.patterns, self.dates);
+        // Every match of `match_at` holds an ASCII digit (dates, numbers, ages), an `@`
+        // (emails) or a URL's `://` or `www.`: in a string with none of these only prose spans
+        // can be found, so the byte-by-byte pattern tests are skipped.
+        let patterns = b.iter().any(|&c| c.is_ascii_digit() || c == b'@')
+            || memchr::memmem::find(b, b"://").is_some()
+            || b.windows(4).any(|w| w.eq_ignore_ascii_case(b"www."));
+        if !patterns && prose.is_empty() {
+            return None;
+        }
+        let on = Enabled::of(self.patterns);
         let mut next_prose = 0;
         let mut out: Option<String> = None;
         let mut copied = 0;
@@ -313,8 +338,8 @@ impl<'a> Scanner<'a> {
         while i < b.len() {
             let c = b[i];
             let prev = if i == 0 { b' ' } else { b[i - 1] };
-            let mut found = if c.is_ascii() {
-                self.match_at(b, i, prev)
+            let mut found = if patterns && c.is_ascii() {
+                self.match_at(on, b, i, prev)
                     .map(|(e, p, r)| (e, p, r, p.kind()))
             } else {
                 None
@@ -351,9 +376,15 @@ impl<'a> Scanner<'a> {
         Some(o)
     }
 
-    fn match_at(&self, b: &[u8], i: usize, prev: u8) -> Option<(usize, TextPattern, String)> {
+    fn match_at(
+        &self,
+        on: Enabled,
+        b: &[u8],
+        i: usize,
+        prev: u8,
+    ) -> Option<(usize, TextPattern, String)> {
         let c = b[i];
-        if self.on(TextPattern::Url)
+        if on.has(TextPattern::Url)
             && !prev.is_ascii_alphanumeric()
             && matches!(c, b'h' | b'H' | b'w' | b'W')
             && let Some(end) = url_at(b, i)
@@ -364,7 +395,7 @@ impl<'a> Scanner<'a> {
                 placeholder(IdentifierKind::Url).to_owned(),
             ));
         }
-        if self.on(TextPattern::Email)
+        if on.has(TextPattern::Email)
             && is_email_local(c)
             && !is_email_local(prev)
             && c != b'.'
@@ -377,7 +408,7 @@ impl<'a> Scanner<'a> {
             ));
         }
         let digit_start = c.is_ascii_digit() && !prev.is_ascii_digit();
-        if self.on(TextPattern::Date) && self.dates != Method::Keep {
+        if on.has(TextPattern::Date) && self.dates != Method::Keep {
             let word_start = !prev.is_ascii_alphanumeric();
             let date = if digit_start && word_start {
                 iso_date_at(b, i)
@@ -396,7 +427,7 @@ impl<'a> Scanner<'a> {
                 ));
             }
         }
-        if self.on(TextPattern::Ip)
+        if on.has(TextPattern::Ip)
             && digit_start
             && prev != b'.'
             && !prev.is_ascii_alphabetic()
@@ -408,7 +439,7 @@ impl<'a> Scanner<'a> {
                 placeholder(IdentifierKind::Ip).to_owned(),
             ));
         }
-        if self.on(TextPattern::Ssn)
+        if on.has(TextPattern::Ssn)
             && digit_start
             && prev != b'-'
             && let Some(end) = ssn_at(b, i)
@@ -419,7 +450,7 @@ impl<'a> Scanner<'a> {
                 placeholder(IdentifierKind::Ssn).to_owned(),
             ));
         }
-        if self.on(TextPattern::Phone)
+        if on.has(TextPattern::Phone)
             && (digit_start || ((c == b'(' || c == b'+') && !prev.is_ascii_digit()))
             && prev != b'-'
             && let Some(end) = phone_at(b, i)
@@ -430,7 +461,7 @@ impl<'a> Scanner<'a> {
                 placeholder(IdentifierKind::Telephone).to_owned(),
             ));
         }
-        if self.on(TextPattern::Age)
+        if on.has(TextPattern::Age)
             && digit_start
             && !prev.is_ascii_alphabetic()
             && prev != b'.'
