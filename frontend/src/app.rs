@@ -85,6 +85,10 @@ impl Route {
 #[function_component(App)]
 pub fn app() -> Html {
     let route = Route::from_path(&crate::browser::pathname());
+    // Opened files a closed tab left on disk go as soon as the app starts again.
+    use_effect_with((), |()| {
+        wasm_bindgen_futures::spawn_local(crate::opfs::sweep_unused());
+    });
     // Outside a secure context (plain http on a network address) the app touches no key,
     // password, fragment or record: it explains instead.
     let page = if !crate::browser::may_handle_secrets() {

@@ -10,6 +10,8 @@ mod components;
 mod idb;
 #[allow(dead_code)] // the workers' half is unused here
 mod mask_preview;
+#[allow(dead_code)] // the worker's half (DiskFile) is unused here
+mod opfs;
 mod pages;
 mod study_ui;
 mod worker;

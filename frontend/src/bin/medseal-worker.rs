@@ -3,8 +3,11 @@
 //!
 //! Large files stream: the worker reads the file in slices, seals it chunk by chunk and uploads
 //! each part as soon as it is ready; the other way it reads the download as a stream, opens it
-//! chunk by chunk and collects the plaintext in Blobs (which the browser may keep on disk), so
-//! the wasm memory stays bounded whatever the size of the file. Bulk AES-256-GCM goes through
+//! chunk by chunk and writes the plaintext of a large file to the origin's private file system
+//! as it goes (`opfs.rs`), or collects it in Blobs where the browser cannot, so the wasm memory
+//! stays bounded whatever the size of the file. A connection that breaks costs a retry: a
+//! part is sent again (those the server has are not), and a download resumes with a ranged GET
+//! and the resume token its first answer carried, so it is not counted again. Bulk AES-256-GCM goes through
 //! WebCrypto when the worker has it (`webcrypto.rs`), through the `aes-gcm` crate otherwise.
 //!
 //! Messages are plain JavaScript objects (see `frontend/src/worker.rs` for the page's side).
@@ -16,10 +19,13 @@
 //!   stored and the upload completed; without: `{type: "sealed", fragment, sealed: Blob, size}`.
 //! - in: `{op: "open", id?: string, sealed?: Blob | Uint8Array, fragment, password, webcrypto?}`
 //!   (downloads `/api/shares/{id}` when `sealed` is absent)
-//!   out: `{type: "opened", files: [{name, type, claimed, masked, size, blob: Blob}]}` (`type`
-//!   is the Blob's: proven by magic bytes or application/octet-stream; `claimed` the sender's), or, when the
-//!   record needs a password that was not given, `{type: "need_password", sealed?: Blob}` with
-//!   the downloaded ciphertext, so the page can ask for it without downloading again.
+//!   out: `{type: "opened", files: [{name, type, claimed, masked, size, blob: Blob, stored?}]}`
+//!   (`type` is the Blob's: proven by magic bytes or application/octet-stream; `claimed` the
+//!   sender's), or, when the record needs a password that was not given,
+//!   `{type: "need_password", sealed?: Blob, stored?}` with the downloaded ciphertext, so the
+//!   page can ask for it without downloading again. `stored` names the file of the origin's
+//!   private file system (`opfs.rs`) that holds a large Blob's bytes; the page removes it when
+//!   it is done with the Blob.
 //! - in: `{op: "mask", files: [{name, type, data}]}`
 //!   out: `{type: "masked", files: [{name, type, data, report: [string], policy}], policy: [string]}`
 //! - in: `{op: "keygen", bits, webcrypto?}` out: `{type: "keygen", fingerprint}`: an RSA key
@@ -32,6 +38,9 @@
 #[allow(dead_code)] // the page's half is unused here
 #[path = "../mask_preview.rs"]
 mod mask_preview;
+#[allow(dead_code)] // the page's half (Kept, sweep_unused) is unused here
+#[path = "../opfs.rs"]
+mod opfs;
 #[path = "../webcrypto.rs"]
 mod webcrypto;
 
@@ -82,11 +91,19 @@ thread_local! {
     /// When progress was last posted (ms since the epoch), and for which stage.
     static LAST_PROGRESS: std::cell::RefCell<(f64, String)> =
         const { std::cell::RefCell::new((f64::NEG_INFINITY, String::new())) };
+    /// The fraction of the last progress report, for notes that do not move it.
+    static LAST_FRACTION: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// Reports `stage` at the fraction reached so far (a retry, say).
+fn progress_note(stage: &str) {
+    progress(stage, LAST_FRACTION.with(std::cell::Cell::get));
 }
 
 /// Posts progress at most every 50 ms (and always at a new stage, at 0 and at 1): a message per
 /// 64 KiB piece cost several percent of a large file's time in the profile.
 fn progress(stage: &str, fraction: f64) {
+    LAST_FRACTION.with(|last| last.set(fraction));
     let now = js_sys::Date::now();
     let due = LAST_PROGRESS.with(|last| {
         let mut last = last.borrow_mut();
@@ -138,6 +155,15 @@ impl Failure {
 
     fn encrypt(e: EncryptError) -> Self {
         Self::new("encrypt", format!("Encryption failed: {e}"))
+    }
+
+    fn storage(e: String) -> Self {
+        Self::new(
+            "storage",
+            format!(
+                "The opened file could not be written to this browser's storage: {e}. Free some space on this device and open the link again (if it allowed one download only, ask for a new link)."
+            ),
+        )
     }
 
     fn tampered(e: PayloadError) -> Self {
@@ -436,7 +462,20 @@ impl Upload {
             .set("Authorization", &self.bearer)
             .map_err(|_| Failure::network())?;
         init.set_headers(&headers);
-        let response = fetch(&format!("/api/shares/{}/complete", self.id), &init).await?;
+        let url = format!("/api/shares/{}/complete", self.id);
+        // Completing twice is harmless, so a broken connection only means asking again.
+        let mut attempt = 0;
+        let response = loop {
+            match fetch(&url, &init).await {
+                Ok(response) => break response,
+                Err(_) if attempt < RETRIES => {
+                    attempt += 1;
+                    progress_note("Connection lost: finishing again");
+                    let _ = sleep(retry_delay(attempt)).await;
+                }
+                Err(failure) => return Err(failure),
+            }
+        };
         if !response.ok() {
             return Err(server_failure(&response).await);
         }
@@ -459,16 +498,29 @@ async fn put_part(url: &str, bearer: &str, part: &Uint8Array) -> Result<(), Fail
             .map_err(|_| Failure::network())?;
         init.set_headers(&headers);
         init.set_body(part);
-        match fetch(url, &init).await {
+        let wait = match fetch(url, &init).await {
             Ok(response) if response.ok() => return Ok(()),
+            // Busy (too many parts at once, the rate limit) or too slow: the server says when
+            // to try again, or the usual wait applies.
+            Ok(response) if [408, 429, 503].contains(&response.status()) && attempt < RETRIES => {
+                let after = response
+                    .headers()
+                    .get("Retry-After")
+                    .ok()
+                    .flatten()
+                    .and_then(|s| s.trim().parse::<i32>().ok());
+                after.map_or(retry_delay(attempt + 1), |s| s.clamp(0, 60) * 1000)
+            }
             Ok(response) => return Err(server_failure(&response).await),
-            Err(failure) if attempt < 3 => {
-                attempt += 1;
-                let _ = failure;
-                let _ = sleep(500 * attempt).await;
+            // The connection broke: parts the server has stay stored; this one goes again.
+            Err(_) if attempt < RETRIES => {
+                progress_note("Connection lost: sending again");
+                retry_delay(attempt + 1)
             }
             Err(failure) => return Err(failure),
-        }
+        };
+        attempt += 1;
+        let _ = sleep(wait).await;
     }
 }
 
@@ -709,6 +761,29 @@ struct Source {
     ahead: Option<JsFuture>,
     /// For a Blob: the Blob and where its next window starts.
     rest: Option<(Blob, f64)>,
+    /// For a download: how to carry on when the connection breaks.
+    resume: Option<Resume>,
+}
+
+/// A download's way back after a broken connection: a ranged GET from the first byte not yet
+/// received, with the resume token of the download's first answer, so the share's download
+/// count is not charged again (server/API.md, "Resuming").
+struct Resume {
+    url: String,
+    token: String,
+    received: u64,
+    total: Option<u64>,
+    /// Attempts since the last byte arrived.
+    attempts: u32,
+}
+
+/// Attempts to resume a broken download, or to send a part again, before giving up; waits
+/// grow from one second to `RETRY_MAX_MS` between them (about a minute and a half in all).
+const RETRIES: u32 = 10;
+const RETRY_MAX_MS: i32 = 15_000;
+
+fn retry_delay(attempt: u32) -> i32 {
+    (500 * 2i32.saturating_pow(attempt.min(8))).min(RETRY_MAX_MS)
 }
 
 impl Source {
@@ -717,7 +792,62 @@ impl Source {
             reader,
             ahead: None,
             rest: None,
+            resume: None,
         }
+    }
+
+    /// Reconnects a broken download where it stopped; false when it cannot.
+    async fn reconnect(&mut self) -> Result<bool, Failure> {
+        let Some(resume) = &mut self.resume else {
+            return Ok(false);
+        };
+        if resume.token.is_empty() {
+            return Ok(false);
+        }
+        while resume.attempts < RETRIES {
+            resume.attempts += 1;
+            let fraction = resume
+                .total
+                .map_or(0.0, |t| resume.received as f64 / t.max(1) as f64);
+            progress("Connection lost: resuming the download", fraction);
+            let _ = sleep(retry_delay(resume.attempts)).await;
+            let init = web_sys::RequestInit::new();
+            init.set_method("GET");
+            let headers = web_sys::Headers::new().map_err(|_| Failure::network())?;
+            headers
+                .set("Range", &format!("bytes={}-", resume.received))
+                .map_err(|_| Failure::network())?;
+            headers
+                .set("MedSeal-Resume-Token", &resume.token)
+                .map_err(|_| Failure::network())?;
+            init.set_headers(&headers);
+            let Ok(response) = fetch(&resume.url, &init).await else {
+                continue;
+            };
+            let from = format!("bytes {}-", resume.received);
+            let starts_here = response
+                .headers()
+                .get("Content-Range")
+                .ok()
+                .flatten()
+                .is_some_and(|range| range.starts_with(&from));
+            if response.status() == 206 && starts_here {
+                let body = response.body().ok_or_else(Failure::network)?;
+                self.reader = body.get_reader().unchecked_into();
+                self.ahead = None;
+                progress("Downloading and decrypting", fraction);
+                return Ok(true);
+            }
+            if !response.ok() {
+                return Err(server_failure(&response).await);
+            }
+            // A whole answer where a range was asked: the bytes cannot be joined safely.
+            return Err(Failure::new(
+                "network",
+                "The download broke off and the server could not continue it. Open the link again.",
+            ));
+        }
+        Ok(false)
     }
 
     fn blob(blob: &Blob) -> Result<Self, Failure> {
@@ -748,19 +878,36 @@ impl Source {
                 Some(read) => read,
                 None => JsFuture::from(self.reader.read()),
             };
-            let read = read.await.map_err(|_| Failure::network())?;
+            let read = match read.await {
+                Ok(read) => read,
+                // A broken connection: carry on from the next byte, if this is a download.
+                Err(_) if self.reconnect().await? => continue,
+                Err(_) => return Err(Failure::network()),
+            };
             if get(&read, "done").as_bool().unwrap_or(true) {
                 if self.next_window()? {
                     continue;
+                }
+                if let Some(resume) = &self.resume {
+                    // A connection closed early can end the stream without an error.
+                    if resume.total.is_some_and(|t| resume.received < t) {
+                        if self.reconnect().await? {
+                            continue;
+                        }
+                        return Err(Failure::network());
+                    }
                 }
                 return Ok(None);
             }
             self.ahead = Some(JsFuture::from(self.reader.read()));
             // The value is already a Uint8Array: copy it into wasm once. (`Uint8Array::new` on
             // it would copy it in JavaScript first; that was a tenth of the time in the profile.)
-            return Ok(Some(
-                get(&read, "value").unchecked_into::<Uint8Array>().to_vec(),
-            ));
+            let piece = get(&read, "value").unchecked_into::<Uint8Array>().to_vec();
+            if let Some(resume) = &mut self.resume {
+                resume.received += piece.len() as u64;
+                resume.attempts = 0;
+            }
+            return Ok(Some(piece));
         }
     }
 }
@@ -803,9 +950,23 @@ async fn open(request: &JsValue) -> Result<(), Failure> {
             .ok()
             .flatten()
             .and_then(|v| v.parse::<u64>().ok());
+        let token = response
+            .headers()
+            .get("MedSeal-Resume-Token")
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let body = response.body().ok_or_else(Failure::network)?;
         let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-        (Source::new(reader), total)
+        let mut source = Source::new(reader);
+        source.resume = Some(Resume {
+            url: format!("/api/shares/{id}"),
+            token,
+            received: 0,
+            total,
+            attempts: 0,
+        });
+        (source, total)
     } else {
         let blob: Blob = if given.is_instance_of::<Blob>() {
             given.unchecked_into()
@@ -861,7 +1022,7 @@ async fn open(request: &JsValue) -> Result<(), Failure> {
     let identity = match (&password, header.needs_password()) {
         (_, false) => Identity::Link(&key),
         (Some(password), true) => Identity::Password(&key, password),
-        (None, true) => return need_password(source, pending, downloading).await,
+        (None, true) => return need_password(source, pending, downloading, total).await,
     };
     let mut decryptor = PayloadDecryptor::<FastCipher>::with_cipher(&header, identity).map_err(
         |e| match e {
@@ -885,7 +1046,10 @@ async fn open(request: &JsValue) -> Result<(), Failure> {
     let chunks = payload_total.map(|p| p.div_ceil(CHUNK_CT_SIZE as u64));
     pending.drain(..header_len);
 
-    let mut output = Output::default();
+    let mut output = Output {
+        expected: payload_total.map(|p| p as f64),
+        ..Output::default()
+    };
     let mut next_chunk = 0u64;
     let mut ended = false;
     loop {
@@ -920,7 +1084,7 @@ async fn open(request: &JsValue) -> Result<(), Failure> {
         }
         if end > 0 {
             let content = decryptor.push(&pending[..end]).map_err(Failure::tampered)?;
-            output.add(&decryptor, &content)?;
+            output.add(&decryptor, &content).await?;
             pending.drain(..end);
         }
         if ended {
@@ -940,9 +1104,9 @@ async fn open(request: &JsValue) -> Result<(), Failure> {
         }
     }
     let content = decryptor.finish().map_err(Failure::tampered)?;
-    output.add(&decryptor, &content)?;
+    output.add(&decryptor, &content).await?;
     let meta = decryptor.metadata().cloned().unwrap_or_default();
-    let files = output.finish(meta)?;
+    let files = output.finish(meta).await?;
     let message = Object::new();
     set(&message, "type", &"opened".into());
     set(&message, "wasm_memory", &wasm_memory().into());
@@ -957,10 +1121,30 @@ async fn need_password(
     mut source: Source,
     pending: Vec<u8>,
     downloading: bool,
+    total: Option<u64>,
 ) -> Result<(), Failure> {
     let message = Object::new();
     set(&message, "type", &"need_password".into());
-    if downloading {
+    let disk = match total {
+        Some(size) if downloading && size as f64 >= opfs::FROM_SIZE => {
+            opfs::DiskFile::create(size as f64).await
+        }
+        _ => None,
+    };
+    if let Some(mut disk) = disk {
+        // A large download goes to disk too, and the page removes it once the record is open.
+        disk.write(&pending).await.map_err(Failure::storage)?;
+        while let Some(piece) = source.next().await? {
+            disk.write(&piece).await.map_err(Failure::storage)?;
+        }
+        let name = disk.name.clone();
+        let blob = disk
+            .finish("application/octet-stream")
+            .await
+            .map_err(Failure::storage)?;
+        set(&message, "sealed", &blob);
+        set(&message, "stored", &name.into());
+    } else if downloading {
         let mut sink = Sink::new(None);
         sink.add_bytes(&pending);
         while let Some(piece) = source.next().await? {
@@ -979,7 +1163,11 @@ async fn need_password(
 /// for a pack of several files, which is unpacked at the end.
 #[derive(Default)]
 struct Output {
+    /// The expected size of the content, when known: a single file this large goes to disk.
+    expected: Option<f64>,
     sink: Option<Sink>,
+    /// A single large file, written to the origin's private file system as it is opened.
+    disk: Option<opfs::DiskFile>,
     packed: Option<Zeroizing<Vec<u8>>>,
     /// The first bytes of a single file's content, for the magic-byte check.
     head: Vec<u8>,
@@ -989,29 +1177,38 @@ struct Output {
 const HEAD_LEN: usize = 16;
 
 impl Output {
-    fn add(
+    async fn add(
         &mut self,
         decryptor: &PayloadDecryptor<FastCipher>,
         content: &[u8],
     ) -> Result<(), Failure> {
-        if self.sink.is_none() && self.packed.is_none() {
+        if self.sink.is_none() && self.disk.is_none() && self.packed.is_none() {
             let Some(meta) = decryptor.metadata() else {
                 return Ok(());
             };
             if meta.media_type == PACK_MEDIA_TYPE {
                 self.packed = Some(Zeroizing::new(Vec::new()));
             } else {
-                self.sink = Some(Sink::new(None));
+                self.disk = match self.expected {
+                    Some(size) if size >= opfs::FROM_SIZE => opfs::DiskFile::create(size).await,
+                    _ => None,
+                };
+                if self.disk.is_none() {
+                    self.sink = Some(Sink::new(None));
+                }
             }
         }
         if let Some(packed) = &mut self.packed {
             packed.extend_from_slice(content);
         }
+        if (self.sink.is_some() || self.disk.is_some()) && self.head.len() < HEAD_LEN {
+            let take = (HEAD_LEN - self.head.len()).min(content.len());
+            self.head.extend_from_slice(&content[..take]);
+        }
+        if let Some(disk) = &mut self.disk {
+            disk.write(content).await.map_err(Failure::storage)?;
+        }
         if let Some(sink) = &mut self.sink {
-            if self.head.len() < HEAD_LEN {
-                let take = (HEAD_LEN - self.head.len()).min(content.len());
-                self.head.extend_from_slice(&content[..take]);
-            }
             sink.add_bytes(content);
             if sink.pending_len >= BLOB_BATCH {
                 let blob = new_blob(&sink.pending, "")?;
@@ -1023,13 +1220,16 @@ impl Output {
         Ok(())
     }
 
-    fn finish(self, meta: FileMeta) -> Result<Array, Failure> {
+    async fn finish(mut self, meta: FileMeta) -> Result<Array, Failure> {
         let list = Array::new();
         // A Blob's type is never the sender's: it is the type its magic bytes prove (PDF, PNG,
         // JPEG, GIF, WebP) or application/octet-stream, so that no decrypted file (HTML, SVG)
         // can render as a page of this origin. The sender's type travels as `claimed`.
-        let entry = |meta: &FileMeta, blob: &Blob| {
+        let entry = |meta: &FileMeta, blob: &Blob, stored: Option<&str>| {
             let file = Object::new();
+            if let Some(name) = stored {
+                set(&file, "stored", &name.into());
+            }
             set(&file, "name", &meta.name.clone().into());
             set(&file, "type", &blob.type_().into());
             set(&file, "claimed", &meta.media_type.clone().into());
@@ -1051,7 +1251,7 @@ impl Output {
                         &Array::of1(&Uint8Array::from(data.as_slice())),
                         safe_blob_type(&data),
                     )?;
-                    list.push(&entry(&meta, &blob));
+                    list.push(&entry(&meta, &blob, None));
                 }
                 return Ok(list);
             }
@@ -1059,7 +1259,16 @@ impl Output {
                 &Array::of1(&Uint8Array::from(packed.as_slice())),
                 safe_blob_type(packed),
             )?;
-            list.push(&entry(&meta, &blob));
+            list.push(&entry(&meta, &blob, None));
+            return Ok(list);
+        }
+        if let Some(disk) = self.disk.take() {
+            let name = disk.name.clone();
+            let blob = disk
+                .finish(safe_blob_type(&self.head))
+                .await
+                .map_err(Failure::storage)?;
+            list.push(&entry(&meta, &blob, Some(&name)));
             return Ok(list);
         }
         let parts = Array::new();
@@ -1072,7 +1281,7 @@ impl Output {
             }
         }
         let blob = new_blob(&parts, safe_blob_type(&self.head))?;
-        list.push(&entry(&meta, &blob));
+        list.push(&entry(&meta, &blob, None));
         Ok(list)
     }
 }

@@ -67,6 +67,19 @@ async fn missing_storage() -> Option<Missing> {
     })
 }
 
+/// The disk check: the origin's private file system must open (it throws in Firefox's and
+/// Safari's private windows), or large records are opened in memory (`opfs.rs`).
+async fn missing_disk() -> Option<Missing> {
+    if crate::opfs::available().await {
+        return None;
+    }
+    Some(Missing {
+        feature: "disk",
+        what: "Opening large records onto this device's disk (the private file system)",
+        consequence: "Records are opened in the browser's memory instead. Everything works, but a very large file (hundreds of megabytes, on a phone especially) may not open here; a normal window can open it.",
+    })
+}
+
 /// Says what does not work in this browser, if anything; renders nothing when all is there.
 #[function_component(BrowserSupport)]
 pub fn browser_support() -> Html {
@@ -75,9 +88,11 @@ pub fn browser_support() -> Html {
         let missing = missing.clone();
         use_effect_with((), move |()| {
             wasm_bindgen_futures::spawn_local(async move {
-                if let Some(storage) = missing_storage().await {
-                    let mut all = (*missing).clone();
-                    all.push(storage);
+                let mut all = (*missing).clone();
+                let before = all.len();
+                all.extend(missing_storage().await);
+                all.extend(missing_disk().await);
+                if all.len() > before {
                     missing.set(all);
                 }
             });

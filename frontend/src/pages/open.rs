@@ -1,5 +1,6 @@
 //! The doctor's page for a link: read the key from the fragment (and clear it), then let the
-//! worker download the ciphertext as a stream and decrypt it as it arrives, into Blobs; ask for
+//! worker download the ciphertext as a stream and decrypt it as it arrives, into Blobs (a large
+//! file on disk, in the origin's private file system, removed when this page goes); ask for
 //! the password if one was set (the worker hands back the downloaded ciphertext, so it is not
 //! downloaded twice); show the record. Large files are offered for download from their Blob and
 //! never copied into the page's memory.
@@ -38,6 +39,21 @@ const VIEW_LIMIT: f64 = 32.0 * 1024.0 * 1024.0;
 struct Held {
     fragment: String,
     sealed: Option<web_sys::Blob>,
+    /// The file of the origin's private file system behind `sealed`, if any.
+    sealed_stored: Option<crate::opfs::Kept>,
+    /// Files of the origin's private file system behind the opened files' Blobs: removed when
+    /// this page goes away (`opfs.rs`).
+    stored: Vec<crate::opfs::Kept>,
+}
+
+/// Removes the page's files from the origin's private file system.
+fn remove_stored(held: &Rc<std::cell::RefCell<Held>>) {
+    for kept in std::mem::take(&mut held.borrow_mut().stored) {
+        kept.remove();
+    }
+    if let Some(kept) = held.borrow_mut().sealed_stored.take() {
+        kept.remove();
+    }
 }
 
 #[function_component(OpenPage)]
@@ -48,6 +64,34 @@ pub fn open_page(props: &Props) -> Html {
     });
     let held = use_mut_ref(Held::default);
     let password = use_state(String::new);
+    {
+        // Opened files kept on disk go when the record's page does: on leaving it in the app,
+        // and on closing or reloading the tab (a removal cut short there is finished by a later
+        // opening's sweep).
+        let held = held.clone();
+        use_effect_with((), move |()| {
+            let on_hide = {
+                let held = held.clone();
+                wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || remove_stored(&held))
+            };
+            let window = web_sys::window();
+            if let Some(window) = &window {
+                let _ = window.add_event_listener_with_callback(
+                    "pagehide",
+                    on_hide.as_ref().unchecked_ref(),
+                );
+            }
+            move || {
+                if let Some(window) = &window {
+                    let _ = window.remove_event_listener_with_callback(
+                        "pagehide",
+                        on_hide.as_ref().unchecked_ref(),
+                    );
+                }
+                remove_stored(&held);
+            }
+        });
+    }
     {
         let (state, held, id) = (state.clone(), held.clone(), props.id.clone());
         use_effect_with((), move |()| {
@@ -171,17 +215,34 @@ async fn decrypt(
             let sealed = get(&answer, "sealed");
             if sealed.is_instance_of::<web_sys::Blob>() {
                 held.borrow_mut().sealed = Some(sealed.unchecked_into());
+                if let Some(name) = get(&answer, "stored").as_string() {
+                    held.borrow_mut().sealed_stored = crate::opfs::Kept::take(name).await;
+                }
             } else if let Source::Sealed(blob) = source {
                 held.borrow_mut().sealed = Some(blob);
             }
             State::NeedPassword { wrong: false }
         }
         Ok(answer) => {
+            // The ciphertext kept for the password is no longer needed.
+            let sealed_stored = {
+                let mut held = held.borrow_mut();
+                held.sealed = None;
+                held.sealed_stored.take()
+            };
+            if let Some(kept) = sealed_stored {
+                kept.remove();
+            }
             let mut files = Vec::new();
             for f in Array::from(&get(&answer, "files")).iter() {
                 let name = get(&f, "name").as_string().unwrap_or_default();
                 let media_type = get(&f, "claimed").as_string().unwrap_or_default();
                 let blob: web_sys::Blob = get(&f, "blob").unchecked_into();
+                if let Some(stored) = get(&f, "stored").as_string() {
+                    if let Some(kept) = crate::opfs::Kept::take(stored).await {
+                        held.borrow_mut().stored.push(kept);
+                    }
+                }
                 // The worker typed the Blob by its magic bytes alone (or octet-stream).
                 let view_type = blob.type_();
                 let url = web_sys::Url::create_object_url_with_blob(&blob).unwrap_or_default();

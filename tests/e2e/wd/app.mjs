@@ -25,8 +25,9 @@ const BLOB_TAP_HASH = `'sha256-${createHash('sha256').update(BLOB_TAP).digest('b
 export async function startApp(serverArgs = []) {
   const server = await startServer(serverArgs);
   const proxy = await startRewritingProxy(server.url);
-  const hooks = { request: null, response: null };
+  const hooks = { request: null, response: null, cut: null };
   proxy.rewrite.request = (info) => hooks.request?.(info);
+  proxy.rewrite.cut = (info) => hooks.cut?.(info);
   proxy.rewrite.response = async (req, res) => {
     let out = (await hooks.response?.(req, res)) ?? res;
     if (!downloadsToDisk && /text\/html/.test(out.headers['content-type'] ?? '')) {

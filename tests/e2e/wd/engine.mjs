@@ -187,11 +187,18 @@ function capabilities(downloadDir, { privateMode, viewport }) {
       },
     };
   }
+  // WebKitGTK builds leave the Storage API and the origin's private file system off by default;
+  // Safari, the WebKit of phones, ships both on, so MiniBrowser is started with them as Safari
+  // has them. Its automation sessions are ephemeral, so `getDirectory()` then rejects, as in
+  // Safari's private windows: the app's fallback to Blobs is what runs here.
   return {
     browserName: 'MiniBrowser',
-    'webkitgtk:browserOptions': { binary: BIN.minibrowser, args: ['--automation', ...(privateMode ? ['--private'] : [])] },
+    'webkitgtk:browserOptions': { binary: BIN.minibrowser, args: ['--automation', SAFARI_FEATURES, ...(privateMode ? ['--private'] : [])] },
   };
 }
+
+/** MiniBrowser's switches for the features Safari ships on and WebKitGTK leaves off. */
+const SAFARI_FEATURES = '--features=+StorageAPI,+StorageAPIEstimate,+FileSystem';
 
 /** The narrowest window Firefox makes, in CSS pixels. */
 export const FIREFOX_MIN_WIDTH = 450;
