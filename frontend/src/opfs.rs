@@ -56,7 +56,12 @@ fn storage() -> JsValue {
 async fn directory() -> Result<JsValue, JsValue> {
     let root = call(&storage(), "getDirectory", &Array::new()).await?;
     let create = options("create", &JsValue::TRUE);
-    call(&root, "getDirectoryHandle", &Array::of2(&DIR.into(), &create)).await
+    call(
+        &root,
+        "getDirectoryHandle",
+        &Array::of2(&DIR.into(), &create),
+    )
+    .await
 }
 
 /// A file being written in the worker.
@@ -90,9 +95,13 @@ impl DiskFile {
             (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64
         );
         let create = options("create", &JsValue::TRUE);
-        let handle = call(&dir, "getFileHandle", &Array::of2(&name.clone().into(), &create))
-            .await
-            .ok()?;
+        let handle = call(
+            &dir,
+            "getFileHandle",
+            &Array::of2(&name.clone().into(), &create),
+        )
+        .await
+        .ok()?;
         match call(&handle, "createSyncAccessHandle", &Array::new()).await {
             Ok(access) => Some(Self {
                 dir,
@@ -175,7 +184,9 @@ fn describe(error: &JsValue) -> String {
 /// True when the origin's private file system opens here (the page cannot see the workers' sync
 /// access handles, so this is the part it can check).
 pub async fn available() -> bool {
-    call(&storage(), "getDirectory", &Array::new()).await.is_ok()
+    call(&storage(), "getDirectory", &Array::new())
+        .await
+        .is_ok()
 }
 
 /// The Web Lock a page holds while it shows a file of [`DIR`]: a sweep leaves a locked file

@@ -76,10 +76,8 @@ pub fn open_page(props: &Props) -> Html {
             };
             let window = web_sys::window();
             if let Some(window) = &window {
-                let _ = window.add_event_listener_with_callback(
-                    "pagehide",
-                    on_hide.as_ref().unchecked_ref(),
-                );
+                let _ = window
+                    .add_event_listener_with_callback("pagehide", on_hide.as_ref().unchecked_ref());
             }
             move || {
                 if let Some(window) = &window {
