@@ -613,6 +613,57 @@ impl Sink {
     }
 }
 
+/// Bytes collected into Blobs through one staging array that is reused: each batch is copied
+/// from wasm into it and the Blob constructor copies it out, so collecting a large file leaves
+/// no garbage arrays behind (WebKit's page grew by hundreds of megabytes of them, collected late).
+struct BlobWriter {
+    staging: Uint8Array,
+    len: u32,
+    blobs: Array,
+}
+
+impl BlobWriter {
+    fn new() -> Self {
+        Self {
+            staging: Uint8Array::new_with_length(BLOB_BATCH as u32),
+            len: 0,
+            blobs: Array::new(),
+        }
+    }
+
+    fn add(&mut self, mut bytes: &[u8]) -> Result<(), Failure> {
+        while !bytes.is_empty() {
+            let room = self.staging.length() - self.len;
+            let take = (room as usize).min(bytes.len());
+            self.staging
+                .subarray(self.len, self.len + take as u32)
+                .copy_from(&bytes[..take]);
+            self.len += take as u32;
+            bytes = &bytes[take..];
+            if self.len == self.staging.length() {
+                self.fold()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the staged bytes into a new Blob.
+    fn fold(&mut self) -> Result<(), Failure> {
+        if self.len > 0 {
+            let blob = new_blob(&Array::of1(&self.staging.subarray(0, self.len)), "")?;
+            self.blobs.push(&blob);
+            self.len = 0;
+        }
+        Ok(())
+    }
+
+    /// Everything as one Blob of `media_type`.
+    fn finish(mut self, media_type: &str) -> Result<Blob, Failure> {
+        self.fold()?;
+        new_blob(&self.blobs, media_type)
+    }
+}
+
 /// Seals chunks with WebCrypto, all at once, and adds their ciphertexts in order.
 async fn seal_chunks(
     web: &WebAes,
@@ -1145,14 +1196,12 @@ async fn need_password(
         set(&message, "sealed", &blob);
         set(&message, "stored", &name.into());
     } else if downloading {
-        let mut sink = Sink::new(None);
-        sink.add_bytes(&pending);
+        let mut writer = BlobWriter::new();
+        writer.add(&pending)?;
         while let Some(piece) = source.next().await? {
-            sink.add_bytes(&piece);
-            sink.flush(false).await?;
+            writer.add(&piece)?;
         }
-        sink.flush(true).await?;
-        let blob = new_blob(&sink.blobs, "application/octet-stream")?;
+        let blob = writer.finish("application/octet-stream")?;
         set(&message, "sealed", &blob);
     }
     post(&message, &Array::new());
@@ -1165,7 +1214,7 @@ async fn need_password(
 struct Output {
     /// The expected size of the content, when known: a single file this large goes to disk.
     expected: Option<f64>,
-    sink: Option<Sink>,
+    sink: Option<BlobWriter>,
     /// A single large file, written to the origin's private file system as it is opened.
     disk: Option<opfs::DiskFile>,
     packed: Option<Zeroizing<Vec<u8>>>,
@@ -1194,7 +1243,7 @@ impl Output {
                     _ => None,
                 };
                 if self.disk.is_none() {
-                    self.sink = Some(Sink::new(None));
+                    self.sink = Some(BlobWriter::new());
                 }
             }
         }
@@ -1209,13 +1258,7 @@ impl Output {
             disk.write(content).await.map_err(Failure::storage)?;
         }
         if let Some(sink) = &mut self.sink {
-            sink.add_bytes(content);
-            if sink.pending_len >= BLOB_BATCH {
-                let blob = new_blob(&sink.pending, "")?;
-                sink.blobs.push(&blob);
-                sink.pending = Array::new();
-                sink.pending_len = 0.0;
-            }
+            sink.add(content)?;
         }
         Ok(())
     }
@@ -1271,16 +1314,11 @@ impl Output {
             list.push(&entry(&meta, &blob, Some(&name)));
             return Ok(list);
         }
-        let parts = Array::new();
-        if let Some(sink) = &self.sink {
-            for blob in sink.blobs.iter() {
-                parts.push(&blob);
-            }
-            for piece in sink.pending.iter() {
-                parts.push(&piece);
-            }
-        }
-        let blob = new_blob(&parts, safe_blob_type(&self.head))?;
+        let media_type = safe_blob_type(&self.head);
+        let blob = match self.sink.take() {
+            Some(sink) => sink.finish(media_type)?,
+            None => new_blob(&Array::new(), media_type)?,
+        };
         list.push(&entry(&meta, &blob, None));
         Ok(list)
     }

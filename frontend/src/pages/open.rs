@@ -236,10 +236,10 @@ async fn decrypt(
                 let name = get(&f, "name").as_string().unwrap_or_default();
                 let media_type = get(&f, "claimed").as_string().unwrap_or_default();
                 let blob: web_sys::Blob = get(&f, "blob").unchecked_into();
-                if let Some(stored) = get(&f, "stored").as_string() {
-                    if let Some(kept) = crate::opfs::Kept::take(stored).await {
-                        held.borrow_mut().stored.push(kept);
-                    }
+                if let Some(stored) = get(&f, "stored").as_string()
+                    && let Some(kept) = crate::opfs::Kept::take(stored).await
+                {
+                    held.borrow_mut().stored.push(kept);
                 }
                 // The worker typed the Blob by its magic bytes alone (or octet-stream).
                 let view_type = blob.type_();
