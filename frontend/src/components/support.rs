@@ -102,7 +102,7 @@ pub fn browser_support() -> Html {
         return html! {};
     }
     html! {
-        <section class="note support" data-testid="browser-support" role="status">
+        <section class="note support" data-testid="browser-support" role="note">
             <h2>{ "What does not work in this browser" }</h2>
             <ul>
                 { for missing.iter().map(|m| html! {

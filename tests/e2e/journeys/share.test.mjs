@@ -289,7 +289,7 @@ test(`${T} a masked share shows its preview first and reaches the doctor without
   const doctor = await browser.newPage();
   await doctor.goto(link);
   await doctor.byTestId('record-view').waitFor({ timeout: 60_000 });
-  assert.match(await doctor.locator('[role=status]').first().text(), /Masked by the patient/);
+  assert.match(await doctor.locator('.sealed-note[role=status]').text(), /Masked by the patient/);
   const { bytes } = await doctor.download(doctor.byTestId('download-original'));
   const masked = bytes.toString('utf8');
   const shown = await doctor.content();
