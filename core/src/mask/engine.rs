@@ -517,6 +517,37 @@ impl<'p> Engine<'p> {
         out
     }
 
+    /// Like [`Engine::scan_text`] over a borrowed string: the new text, or `None` when the
+    /// checks left it as it was.
+    pub(crate) fn scan_text_changed(
+        &mut self,
+        s: &str,
+        patient: &str,
+        patterns: bool,
+        location: &dyn Fn() -> String,
+    ) -> Option<String> {
+        if self.tally.recording() || s.len() <= SCAN_CACHE_MAX_LEN {
+            let out = self.scan_text(s.to_owned(), patient, patterns, location);
+            return (out != s).then_some(out);
+        }
+        let mode = self.scan_mode(patient, patterns);
+        self.scan_uncached(s, mode, None).0.filter(|out| out != s)
+    }
+
+    fn scan_mode(&mut self, patient: &str, patterns: bool) -> ScanMode {
+        let patterns = patterns && !self.policy.text.patterns.is_empty();
+        let shift_days = if patterns && self.policy.text.dates == Method::DateShift {
+            self.shift_for(patient)
+        } else {
+            0
+        };
+        ScanMode {
+            patterns,
+            coded: patterns && self.coded,
+            shift_days,
+        }
+    }
+
     pub(super) fn scan(
         &mut self,
         s: String,
@@ -524,19 +555,9 @@ impl<'p> Engine<'p> {
         patterns: bool,
         hits: Option<&mut TextHits>,
     ) -> String {
-        let patterns = patterns && !self.policy.text.patterns.is_empty();
-        let shift_days = if patterns && self.policy.text.dates == Method::DateShift {
-            self.shift_for(patient)
-        } else {
-            0
-        };
-        let mode = ScanMode {
-            patterns,
-            coded: patterns && self.coded,
-            shift_days,
-        };
+        let mode = self.scan_mode(patient, patterns);
         if s.len() > SCAN_CACHE_MAX_LEN {
-            return self.scan_uncached(s, mode, hits).0;
+            return self.scan_uncached(&s, mode, hits).0.unwrap_or(s);
         }
         if self.scanned.needles != self.sweep.needle_count() {
             self.scanned = ScanCache {
@@ -560,37 +581,37 @@ impl<'p> Engine<'p> {
             }
             return done.out.clone().unwrap_or(s);
         }
-        let (out, done) = self.scan_uncached(s.clone(), mode, hits);
+        let (out, done) = self.scan_uncached(&s, mode, hits);
         if self.scanned.entries >= SCAN_CACHE_MAX_ENTRIES {
             self.scanned.by_mode.clear();
             self.scanned.entries = 0;
         }
         self.scanned.entries += 1;
-        let done = Scanned {
-            out: (out != s).then(|| out.clone()),
-            ..done
-        };
+        let out = out.filter(|o| *o != s);
+        let result = out.clone().unwrap_or_else(|| s.clone());
+        let done = Scanned { out, ..done };
         self.scanned
             .by_mode
             .entry(mode)
             .or_default()
             .insert(s, done);
-        out
+        result
     }
 
-    /// The free-text checks themselves: the output and the hits (with `out` unset).
+    /// The free-text checks themselves: the output (`None` if no check rewrote the text)
+    /// and the hits (with `out` unset).
     fn scan_uncached(
         &mut self,
-        s: String,
+        s: &str,
         mode: ScanMode,
         mut hits: Option<&mut TextHits>,
-    ) -> (String, Scanned) {
+    ) -> (Option<String>, Scanned) {
         let mut done = Scanned {
             out: None,
             sweep: Vec::new(),
             patterns: Vec::new(),
         };
-        let mut cur = s;
+        let mut cur: Option<String> = None;
         if self.policy.text.sweep_known_identifiers {
             let tally = &mut self.tally;
             let found = &mut done.sweep;
@@ -601,8 +622,8 @@ impl<'p> Engine<'p> {
                     hits.sweep.push(TextHit::new(h, Method::Redact));
                 }
             };
-            if let Some(out) = self.sweep.apply(&cur, &mut record) {
-                cur = out;
+            if let Some(out) = self.sweep.apply(s, &mut record) {
+                cur = Some(out);
             }
         }
         if mode.patterns {
@@ -632,8 +653,8 @@ impl<'p> Engine<'p> {
                     hits.patterns.push(TextHit::new(h, method));
                 }
             };
-            if let Some(out) = scanner.apply(&cur, &mut hit) {
-                cur = out;
+            if let Some(out) = scanner.apply(cur.as_deref().unwrap_or(s), &mut hit) {
+                cur = Some(out);
             }
         }
         (cur, done)
