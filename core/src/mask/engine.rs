@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::date::FhirDate;
+use super::fasthash::FastMap;
 use super::key::PseudonymKey;
 use super::policy::{
     DataType, FreeText, IdentifierKind, Method, OneOrMany, Policy, Rule, TextPattern,
@@ -76,7 +77,7 @@ pub(crate) struct Engine<'p> {
 struct ScanCache {
     needles: usize,
     entries: usize,
-    by_mode: HashMap<ScanMode, HashMap<String, Scanned>>,
+    by_mode: HashMap<ScanMode, FastMap<String, Scanned>>,
 }
 
 /// The settings a string is scanned under, apart from the sweep.

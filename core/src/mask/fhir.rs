@@ -201,6 +201,8 @@ impl KeyPath {
 /// Where the walker is.
 struct Cx {
     rtype: String,
+    /// The policy's rules that can apply in this resource (by its type), in order.
+    rules: Vec<usize>,
     path: KeyPath,
     /// The original id of the patient whose dates these are (empty if none).
     patient: String,
@@ -248,6 +250,7 @@ impl<'p> Engine<'p> {
             _ => {
                 let label = self.line.map(|n| format!("line {n}")).unwrap_or_default();
                 let mut cx = Cx {
+                    rules: self.rules_for(""),
                     rtype: String::new(),
                     path: KeyPath::default(),
                     patient: self.default_patient(),
@@ -322,6 +325,7 @@ impl<'p> Engine<'p> {
             }
         });
         let mut cx = Cx {
+            rules: self.rules_for(&rt),
             rtype: rt,
             path: KeyPath::default(),
             patient,
@@ -544,13 +548,25 @@ impl<'p> Engine<'p> {
         }
     }
 
-    fn find_rule(&self, cx: &Cx, dt: Option<DataType>, ext: Option<&str>) -> Option<&'p Rule> {
+    /// The rules that can apply in a resource of this type, in policy order.
+    fn rules_for(&self, rtype: &str) -> Vec<usize> {
         self.rules
             .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.resources.is_none_or(|rs| rs.iter().any(|x| x == rtype))
+                    && r.path_resource.is_none_or(|x| x == rtype)
+            })
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    fn find_rule(&self, cx: &Cx, dt: Option<DataType>, ext: Option<&str>) -> Option<&'p Rule> {
+        cx.rules
+            .iter()
+            .map(|&n| &self.rules[n])
             .find(|r| {
-                r.resources.is_none_or(|rs| rs.contains(&cx.rtype))
-                    && r.path_resource.is_none_or(|x| x == cx.rtype)
-                    && r.types.is_none_or(|ts| dt.is_some_and(|d| ts.contains(&d)))
+                r.types.is_none_or(|ts| dt.is_some_and(|d| ts.contains(&d)))
                     && r.extension.is_none_or(|u| ext == Some(u))
                     && r.path.as_ref().is_none_or(|p| {
                         p.len() == cx.path.len()

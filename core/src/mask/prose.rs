@@ -15,7 +15,7 @@ use super::policy::{IdentifierKind, Method, TextPattern};
 /// most words of a note against lists of a hundred words or more.
 macro_rules! listed {
     ($list:expr, $word:expr) => {{
-        static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        static SET: std::sync::OnceLock<super::fasthash::FastSet<&'static str>> =
             std::sync::OnceLock::new();
         SET.get_or_init(|| $list.iter().copied().collect())
             .contains::<str>($word)
@@ -68,8 +68,9 @@ impl Tok<'_> {
 /// of the 1990 US Census, US places of over 5,000 people and county names (GeoNames), and the
 /// hand-written words that are never a name or place from a list alone.
 mod lists {
-    use std::collections::HashSet;
     use std::sync::OnceLock;
+
+    use super::super::fasthash::FastSet as HashSet;
 
     fn set(
         cell: &'static OnceLock<HashSet<&'static str>>,
@@ -1060,7 +1061,7 @@ fn name_key(w: &str) -> String {
 }
 
 fn never_name(w: &str) -> bool {
-    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+    static SET: std::sync::OnceLock<super::fasthash::FastSet<&'static str>> =
         std::sync::OnceLock::new();
     let set = SET.get_or_init(|| NEVER_NAME.iter().copied().collect());
     // "Spanish-speaking", "Covid-positive", "Medicaid-eligible": a word joined to a lower-case
@@ -2779,7 +2780,7 @@ impl<'a> Finder<'a, '_> {
     /// makes "Rogelio's cell" a name too. Words that are also common words ([`SOFT_GIVEN`])
     /// count only when capitalised; others in any case ("marisol" in a patient's message).
     fn names_again(&mut self) {
-        let mut learned: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut learned: super::fasthash::FastSet<String> = super::fasthash::FastSet::default();
         let mut covered: Vec<(usize, usize)> = Vec::new();
         for sp in &self.out {
             covered.push((sp.start, sp.end));
