@@ -2689,8 +2689,7 @@ impl<'a> Finder<'a, '_> {
         if is_all_caps(&t) || !t.text.chars().any(char::is_uppercase) {
             // Capitals everywhere, or no capitals: only the lists say it is a name.
             let same_case = is_all_caps(next) == is_all_caps(&t);
-            if !(same_case && surname_listed && !never_name(next.text) && !is_state_word(next.text))
-            {
+            if !same_case || !surname_listed || never_name(next.text) || is_state_word(next.text) {
                 return None;
             }
             if listed!(EPONYM_NOUNS, self.word(i + 2).unwrap_or_default().as_str()) {
@@ -3731,8 +3730,8 @@ impl<'a> Finder<'a, '_> {
             if t.kind == Tk::Word
                 && let Some(_m) = month_of(t.text)
                 && (is_capitalised(&t) || is_all_caps(&t))
-                && !(lower(t.text) == "may" && !self.may_is_month(i))
-                && !(lower(t.text) == "march" && !self.may_is_month(i))
+                && (lower(t.text) != "may" || self.may_is_month(i))
+                && (lower(t.text) != "march" || self.may_is_month(i))
             {
                 let mut j = i + 1;
                 if self.punct(j, ".") {
@@ -3775,7 +3774,7 @@ impl<'a> Finder<'a, '_> {
                     && m.kind == Tk::Word
                     && month_of(m.text).is_some()
                     && (is_capitalised(m) || is_all_caps(m))
-                    && !(lower(m.text) == "may" && !self.may_is_month(j))
+                    && (lower(m.text) != "may" || self.may_is_month(j))
                 {
                     let mut end = j;
                     if self.punct(end + 1, ".") {
@@ -3927,8 +3926,8 @@ impl<'a> Finder<'a, '_> {
             return None;
         }
         let next_ok = t.get(i + 3).is_none_or(|x| {
-            !(x.gap == 0 && matches!(x.kind, Tk::Num | Tk::Mixed | Tk::Word))
-                && !(x.kind == Tk::Word && UNIT_AFTER.contains(&lower(x.text).as_str()))
+            !((x.gap == 0 && matches!(x.kind, Tk::Num | Tk::Mixed | Tk::Word))
+                || (x.kind == Tk::Word && UNIT_AFTER.contains(&lower(x.text).as_str())))
         });
         let before = i.checked_sub(1).and_then(|k| self.word(k));
         let before2 = i.checked_sub(2).and_then(|k| self.word(k));
@@ -4012,7 +4011,7 @@ impl<'a> Finder<'a, '_> {
                     | "mid-90s"
                     | "late-90s"
                     | "early-90s"
-            ) && !(matches!(l.as_str(), "nineties" | "90s") && !self.age_context(i))
+            ) && (!matches!(l.as_str(), "nineties" | "90s") || self.age_context(i))
             {
                 let mut start = i;
                 if i > 0 && matches!(self.word(i - 1).as_deref(), Some("mid" | "late" | "early")) {
