@@ -258,15 +258,18 @@ const MONTHS: [&str; 12] = [
 
 /// The month a word names (`Jan`, `Sept`, `September`), 1 to 12.
 fn month_of(w: &str) -> Option<u32> {
-    let l = lower(w);
+    month_of_lower(&lower(w))
+}
+
+/// [`month_of`] for a word already in lower case.
+fn month_of_lower(l: &str) -> Option<u32> {
     if l.len() < 3 {
         return None;
     }
     MONTHS
         .iter()
         .position(|m| {
-            *m == l.as_str()
-                || (l.len() <= 4 && m.starts_with(l.as_str()) && (l.len() == 3 || l == "sept"))
+            *m == l || (l.len() <= 4 && m.starts_with(l) && (l.len() == 3 || l == "sept"))
         })
         .map(|k| k as u32 + 1)
 }
@@ -1096,7 +1099,10 @@ fn never_name(w: &str) -> bool {
     }
     let full = lower(w);
     let l = full.trim_end_matches("'s").trim_end_matches("’s");
-    set.contains(l) || set.contains(full.as_str()) || month_of(w).is_some() || WEEKDAYS.contains(&l)
+    set.contains(l)
+        || set.contains(full.as_str())
+        || month_of_lower(&full).is_some()
+        || WEEKDAYS.contains(&l)
 }
 
 /// Given names that are also words: a name only with a surname after them.
@@ -2319,6 +2325,8 @@ fn identifier_shaped(t: &Tok<'_>) -> bool {
 struct Finder<'a, 'b> {
     s: &'a str,
     t: &'b [Tok<'a>],
+    /// Each token in lower case, made once: the detectors ask for most words many times.
+    lows: &'b [Lower<'a>],
     patterns: &'b [TextPattern],
     dates: Method,
     out: Vec<Span>,
@@ -2328,7 +2336,7 @@ fn placeholder_for(kind: IdentifierKind) -> &'static str {
     super::text::placeholder(kind)
 }
 
-impl<'a> Finder<'a, '_> {
+impl<'a, 'b> Finder<'a, 'b> {
     fn on(&self, p: TextPattern) -> bool {
         self.patterns.contains(&p)
     }
@@ -2357,11 +2365,17 @@ impl<'a> Finder<'a, '_> {
         self.push(from, to, pattern, kind, placeholder_for(kind).to_owned());
     }
 
-    fn word(&self, i: usize) -> Option<Lower<'a>> {
+    fn word(&self, i: usize) -> Option<Lower<'b>> {
         self.t
             .get(i)
             .filter(|t| t.kind != Tk::Punct)
-            .map(|t| lower(t.text))
+            .map(|_| self.low(i))
+    }
+
+    /// Token `i` in lower case (as [`lower`] gives it), borrowed from the tokens' list.
+    fn low(&self, i: usize) -> Lower<'b> {
+        let lows: &'b [Lower<'a>] = self.lows;
+        Lower(std::borrow::Cow::Borrowed(lows[i].as_str()))
     }
 
     fn punct(&self, i: usize, c: &str) -> bool {
@@ -2447,7 +2461,7 @@ impl<'a> Finder<'a, '_> {
             if t.gap > 2 {
                 break;
             }
-            let l = lower(t.text);
+            let l = self.low(j);
             if PARTICLES.contains(&l.as_str())
                 && self
                     .t
@@ -2474,7 +2488,7 @@ impl<'a> Finder<'a, '_> {
         while i < n {
             let t = self.t[i];
             // Every rule below needs a capitalised word here or within the next three tokens.
-            let l = lower(t.text);
+            let l = self.low(i);
             if !self.t[i..n.min(i + 4)].iter().any(is_capitalised)
                 && !(t.kind == Tk::Word
                     && (listed!(NAME_CONTEXT, l.as_str())
@@ -2932,7 +2946,7 @@ impl<'a> Finder<'a, '_> {
                 i = end + 1;
                 continue;
             }
-            let l = lower(t.text);
+            let l = self.low(i);
             if (l == "po" || l == "p.o" || l == "p")
                 && let Some(end) = self.po_box(i)
             {
@@ -3202,7 +3216,7 @@ impl<'a> Finder<'a, '_> {
             if t.line_start && j > i {
                 return None;
             }
-            let l = lower(t.text);
+            let l = self.low(j);
             let is_suffix = listed!(STREET_SUFFIX, l.as_str()) && is_capitalised(t);
             if is_suffix && words >= 1 {
                 let mut end = j;
@@ -3274,7 +3288,7 @@ impl<'a> Finder<'a, '_> {
             k += 1;
         }
         let t = self.t.get(k)?;
-        let l = lower(t.text);
+        let l = self.low(k);
         if !UNIT_WORDS.contains(&l.as_str())
             || (t.kind == Tk::Word && !is_capitalised(t) && l != "apt")
         {
@@ -3512,7 +3526,7 @@ impl<'a> Finder<'a, '_> {
                 let mut fillers = 0;
                 while j < n && fillers < 4 {
                     let t = self.t[j];
-                    let l = lower(t.text);
+                    let l = self.low(j);
                     if t.line_start {
                         break;
                     }
@@ -3709,8 +3723,8 @@ impl<'a> Finder<'a, '_> {
     }
 
     fn day_at(&self, i: usize) -> Option<usize> {
-        let t = self.t.get(i)?;
-        let l = lower(t.text);
+        self.t.get(i)?;
+        let l = self.low(i);
         let digits: String = l.chars().take_while(char::is_ascii_digit).collect();
         let rest = &l[digits.len()..];
         if digits.is_empty() || digits.len() > 2 || !matches!(rest, "" | "st" | "nd" | "rd" | "th")
@@ -3982,7 +3996,7 @@ impl<'a> Finder<'a, '_> {
         let mut i = 0;
         while i < n {
             let t = self.t[i];
-            let l = lower(t.text);
+            let l = self.low(i);
             // Words: ninety-three, ninety three years old, one hundred and two.
             if let Some((end, age)) = self.age_words(i)
                 && age > 89
@@ -4447,9 +4461,11 @@ pub(crate) fn find(s: &str, patterns: &[TextPattern], dates: Method) -> Vec<Span
         return Vec::new();
     }
     let toks = tokenize(s);
+    let lows: Vec<Lower<'_>> = toks.iter().map(|t| lower(t.text)).collect();
     let mut f = Finder {
         s,
         t: &toks,
+        lows: &lows,
         patterns,
         dates,
         out: Vec::new(),

@@ -111,8 +111,12 @@ const COUNTRY: [&str; 7] = [
 /// lets stay: such a value is never a known identifier to sweep from other text.
 #[must_use]
 pub fn is_state_or_country(value: &str) -> bool {
-    let v = value.trim().to_ascii_lowercase();
-    STATES.iter().any(|(name, abbr)| v == *name || v == *abbr) || COUNTRY.contains(&v.as_str())
+    // The lists are in lower-case ASCII: comparing without case needs no lower-case copy.
+    let v = value.trim();
+    STATES
+        .iter()
+        .any(|(name, abbr)| v.eq_ignore_ascii_case(name) || v.eq_ignore_ascii_case(abbr))
+        || COUNTRY.iter().any(|c| v.eq_ignore_ascii_case(c))
 }
 
 #[cfg(test)]
