@@ -25,16 +25,18 @@ impl Hasher for FastHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
+            let w: [u8; 8] = c.try_into().unwrap_or_default();
             self.mix(u64::from_le_bytes(w));
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
+            // Byte by byte: a copy of a few bytes would be a call to memcpy.
+            let w = rest
+                .iter()
+                .rev()
+                .fold(0u64, |w, &b| (w << 8) | u64::from(b));
             // The length keeps "a" and "a\0" apart.
-            self.mix(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+            self.mix(w ^ ((rest.len() as u64) << 59));
         }
     }
 

@@ -77,10 +77,10 @@ mod lists {
         text: &'static str,
     ) -> &'static HashSet<&'static str> {
         cell.get_or_init(|| {
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect()
+            let mut set =
+                HashSet::with_capacity_and_hasher(text.lines().count(), Default::default());
+            set.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()));
+            set
         })
     }
 
@@ -1098,11 +1098,24 @@ fn never_name(w: &str) -> bool {
         return true;
     }
     let full = lower(w);
-    let l = full.trim_end_matches("'s").trim_end_matches("’s");
+    let l = trim_possessives(&full);
     set.contains(l)
         || set.contains(full.as_str())
         || month_of_lower(&full).is_some()
         || WEEKDAYS.contains(&l)
+}
+
+/// `w.trim_end_matches("'s").trim_end_matches("’s")`, without making a substring searcher for
+/// each pattern.
+fn trim_possessives(w: &str) -> &str {
+    let mut l = w;
+    while let Some(r) = l.strip_suffix("'s") {
+        l = r;
+    }
+    while let Some(r) = l.strip_suffix("’s") {
+        l = r;
+    }
+    l
 }
 
 /// Given names that are also words: a name only with a surname after them.
