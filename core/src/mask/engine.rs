@@ -100,6 +100,25 @@ const SCAN_CACHE_MAX_LEN: usize = 256;
 /// A bound on the cache's size for inputs with very many distinct short strings.
 const SCAN_CACHE_MAX_ENTRIES: usize = 1 << 16;
 
+/// `map.contains_key(key)`, by comparing the names of a small object rather than hashing:
+/// the walker asks each object of a record for several names, and most have a few members.
+pub(super) fn has_key(map: &Map<String, Value>, key: &str) -> bool {
+    if map.len() <= 8 {
+        map.keys().any(|k| k == key)
+    } else {
+        map.contains_key(key)
+    }
+}
+
+/// `map.get(key)`, like [`has_key`].
+pub(super) fn get_key<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    if map.len() <= 8 {
+        map.iter().find_map(|(k, v)| (k == key).then_some(v))
+    } else {
+        map.get(key)
+    }
+}
+
 /// The id a reference points at: `Patient/123` and `urn:uuid:123` both give `123`.
 pub(super) fn reference_id(r: &str) -> &str {
     let r = r.split(['?', '#']).next().unwrap_or(r);
@@ -226,7 +245,7 @@ impl<'p> Engine<'p> {
     pub(crate) fn learn(&mut self, v: &Value) {
         match v {
             Value::Object(map) => {
-                if let Some(rt) = map.get("resourceType").and_then(Value::as_str) {
+                if let Some(rt) = get_key(map, "resourceType").and_then(Value::as_str) {
                     if rt != "Bundle" {
                         self.tally.records += 1;
                     }

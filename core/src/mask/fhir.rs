@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::date::FhirDate;
 use super::engine::{
-    Engine, FREE_TEXT_REMOVE_NOTE, FREE_TEXT_REMOVE_RULE, PERSON_TYPES, is_textual,
+    Engine, FREE_TEXT_REMOVE_NOTE, FREE_TEXT_REMOVE_RULE, PERSON_TYPES, has_key, is_textual,
     kind_of_identifier, kind_of_system, reference_id,
 };
 use super::policy::{DataType, FreeText, IdentifierKind, Method, Rule};
@@ -132,25 +132,6 @@ const NOT_DATE: [&str; 9] = [
 ];
 
 const SHIFT_NONE: &str = "";
-
-/// `map.contains_key(key)`, by comparing the names of a small object rather than hashing:
-/// the walker asks each object of a record for a dozen names, and most have a few members.
-fn has_key(map: &Map<String, Value>, key: &str) -> bool {
-    if map.len() <= 8 {
-        map.keys().any(|k| k == key)
-    } else {
-        map.contains_key(key)
-    }
-}
-
-/// `map.get(key)`, like [`has_key`].
-fn get_key<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
-    if map.len() <= 8 {
-        map.iter().find_map(|(k, v)| (k == key).then_some(v))
-    } else {
-        map.get(key)
-    }
-}
 
 /// The member names from the resource down to the element being walked, kept joined with
 /// dots in one buffer (with where each name ends), so walking a member allocates nothing.
@@ -509,17 +490,27 @@ impl<'p> Engine<'p> {
                 None
             }
             Value::Object(m) => {
-                if has_key(m, "resourceType") {
-                    return None;
+                // One pass over the members for every name the tests below ask about.
+                let (mut person, mut address, mut content_type) = (false, false, false);
+                let (mut reference, mut code_a, mut number, mut data) =
+                    (false, false, false, false);
+                for (k, v) in m {
+                    match k.as_str() {
+                        "resourceType" => return None,
+                        "family" | "given" => person = true,
+                        "line" | "city" | "postalCode" | "district" => address = true,
+                        "reference" => reference = v.is_string(),
+                        "code" => code_a = v.as_str() == Some("a"),
+                        "value" => number = v.is_number(),
+                        "data" => data = v.is_string(),
+                        "contentType" => content_type = true,
+                        _ => {}
+                    }
                 }
-                if has_key(m, "family") || has_key(m, "given") {
+                if person {
                     return Some(DataType::HumanName);
                 }
-                if matches!(key, "address" | "valueAddress")
-                    || ["line", "city", "postalCode", "district"]
-                        .iter()
-                        .any(|k| has_key(m, k))
-                {
+                if matches!(key, "address" | "valueAddress") || address {
                     return Some(DataType::Address);
                 }
                 if matches!(key, "telecom" | "valueContactPoint") {
@@ -528,18 +519,13 @@ impl<'p> Engine<'p> {
                 if key == "identifier" || key.ends_with("Identifier") {
                     return Some(DataType::Identifier);
                 }
-                if get_key(m, "reference").is_some_and(Value::is_string) {
+                if reference {
                     return Some(DataType::Reference);
                 }
-                if key.ends_with("Age")
-                    || (get_key(m, "code").and_then(Value::as_str) == Some("a")
-                        && get_key(m, "value").is_some_and(Value::is_number))
-                {
+                if key.ends_with("Age") || (code_a && number) {
                     return Some(DataType::Age);
                 }
-                if get_key(m, "data").is_some_and(Value::is_string)
-                    || (has_key(m, "contentType") && !has_key(m, "resourceType"))
-                {
+                if data || content_type {
                     return Some(DataType::Attachment);
                 }
                 None
