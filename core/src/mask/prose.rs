@@ -2340,6 +2340,8 @@ struct Finder<'a, 'b> {
     t: &'b [Tok<'a>],
     /// Each token in lower case, made once: the detectors ask for most words many times.
     lows: &'b [Lower<'a>],
+    /// [`never_name`] of each token, found at the first question (0: not yet, 1: no, 2: yes).
+    never: &'b [std::cell::Cell<u8>],
     patterns: &'b [TextPattern],
     dates: Method,
     out: Vec<Span>,
@@ -2385,6 +2387,24 @@ impl<'a, 'b> Finder<'a, 'b> {
             .map(|_| self.low(i))
     }
 
+    /// [`never_name`] of a token of this text, asked once per token.
+    fn never(&self, t: &Tok<'_>) -> bool {
+        let at = self.t.partition_point(|x| x.start < t.start);
+        match self.never.get(at) {
+            Some(memo) if self.t[at].start == t.start && self.t[at].end == t.end => {
+                match memo.get() {
+                    0 => {
+                        let yes = never_name(t.text);
+                        memo.set(1 + u8::from(yes));
+                        yes
+                    }
+                    v => v == 2,
+                }
+            }
+            _ => never_name(t.text),
+        }
+    }
+
     /// Token `i` in lower case (as [`lower`] gives it), borrowed from the tokens' list.
     fn low(&self, i: usize) -> Lower<'b> {
         let lows: &'b [Lower<'a>] = self.lows;
@@ -2414,9 +2434,9 @@ impl<'a, 'b> Finder<'a, 'b> {
         let first = self.t.get(i)?;
         let soft_first = listed!(SOFT_GIVEN, first.low().as_ref())
             && self.t.get(i + 1).is_some_and(|n| {
-                is_capitalised(n) && !n.line_start && n.gap <= 1 && !never_name(n.text)
+                is_capitalised(n) && !n.line_start && n.gap <= 1 && !self.never(n)
             });
-        if !is_capitalised(first) || (never_name(first.text) && !soft_first) {
+        if !is_capitalised(first) || (self.never(first) && !soft_first) {
             return None;
         }
         // A short all-capitals word is an acronym ("per ASCCP"), except in a labelled field.
@@ -2455,7 +2475,7 @@ impl<'a, 'b> Finder<'a, 'b> {
                     && t.text == ","
                     && words == 1
                     && let Some(n) = self.t.get(j + 1)
-                    && (is_capitalised(n) && !never_name(n.text))
+                    && (is_capitalised(n) && !self.never(n))
                     && (is_all_caps(first)
                         || self.t.get(j + 2).is_none_or(|x| {
                             x.kind == Tk::Punct
@@ -2479,12 +2499,12 @@ impl<'a, 'b> Finder<'a, 'b> {
                 && self
                     .t
                     .get(j + 1)
-                    .is_some_and(|n| is_capitalised(n) && !never_name(n.text))
+                    .is_some_and(|n| is_capitalised(n) && !self.never(n))
             {
                 j += 1;
                 continue;
             }
-            if is_capitalised(t) && !never_name(t.text) {
+            if is_capitalised(t) && !self.never(t) {
                 last = j;
                 words += 1;
                 j += 1;
@@ -2645,7 +2665,7 @@ impl<'a, 'b> Finder<'a, 'b> {
             }
             // A name with a credential after it: "Tammy Blankenship, RN", "L. Kahananui, NP".
             if is_capitalised(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && let Some(end) = self.name_at(i, false, 4)
                 && (end > i || self.punct(i + 1, "."))
                 && self.punct(end + 1, ",")
@@ -2665,7 +2685,7 @@ impl<'a, 'b> Finder<'a, 'b> {
                 && !self.heading_line(i)
                 && is_capitalised(&t)
                 && !is_all_caps(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && !is_state_word(t.text)
                 && !listed!(COUNTRIES, l.as_str())
                 && (self.t[i - 1].kind == Tk::Word
@@ -2700,7 +2720,7 @@ impl<'a, 'b> Finder<'a, 'b> {
     fn listed_name_at(&self, i: usize) -> Option<usize> {
         let t = self.t[i];
         let l = t.low();
-        if !listed_given(&l) || never_name(t.text) {
+        if !listed_given(&l) || self.never(&t) {
             return None;
         }
         let next = self
@@ -2716,7 +2736,7 @@ impl<'a, 'b> Finder<'a, 'b> {
         if is_all_caps(&t) || !t.text.chars().any(char::is_uppercase) {
             // Capitals everywhere, or no capitals: only the lists say it is a name.
             let same_case = is_all_caps(next) == is_all_caps(&t);
-            if !same_case || !surname_listed || never_name(next.text) || is_state_word(next.text) {
+            if !same_case || !surname_listed || self.never(next) || is_state_word(next.text) {
                 return None;
             }
             if listed!(EPONYM_NOUNS, self.word(i + 2).unwrap_or_default().as_str()) {
@@ -2726,7 +2746,7 @@ impl<'a, 'b> Finder<'a, 'b> {
         }
         if !is_capitalised(next)
             || is_all_caps(next)
-            || never_name(next.text)
+            || self.never(next)
             || is_state_word(next.text)
         {
             return None;
@@ -2818,7 +2838,7 @@ impl<'a, 'b> Finder<'a, 'b> {
                 .iter()
                 .filter(|t| t.start >= sp.start && t.end <= sp.end)
             {
-                if t.kind == Tk::Word && t.text.chars().count() >= 3 && !never_name(t.text) {
+                if t.kind == Tk::Word && t.text.chars().count() >= 3 && !self.never(t) {
                     let key = name_key(t.text);
                     // "Nwachukwu-Bello": each part is a name word too.
                     for part in key.split('-').filter(|p| p.chars().count() >= 3) {
@@ -2927,7 +2947,7 @@ impl<'a, 'b> Finder<'a, 'b> {
             }
             // A street without its number: "on Flatbush Ave", "Lorain Ave".
             if is_capitalised(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && let Some(end) = self.street_after(i)
                 && end > i
             {
@@ -2969,7 +2989,7 @@ impl<'a, 'b> Finder<'a, 'b> {
             }
             // "X County", "X Parish".
             if is_capitalised(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && let Some(end) = self.county_at(i)
             {
                 self.mark(i, end, TextPattern::Place);
@@ -2977,7 +2997,7 @@ impl<'a, 'b> Finder<'a, 'b> {
                 continue;
             }
             // "City, ST 53703" / "City, State": the city goes, the state stays, the ZIP goes.
-            if is_capitalised(&t) && !never_name(t.text) && !is_state_word(t.text) {
+            if is_capitalised(&t) && !self.never(&t) && !is_state_word(t.text) {
                 let mut j = i;
                 while j + 1 < n
                     && j - i < 3
@@ -3014,7 +3034,7 @@ impl<'a, 'b> Finder<'a, 'b> {
             // "Seattle WA 98115": a city, a state abbreviation, a ZIP, with no comma.
             if is_capitalised(&t)
                 && !is_all_caps(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && let Some(st) = self.t.get(i + 1)
                 && listed!(STATE_ABBR, st.text)
                 && self
@@ -3062,7 +3082,7 @@ impl<'a, 'b> Finder<'a, 'b> {
             }
             // Places after "lives in", "moved to", "from", "near"...
             if is_capitalised(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && !is_state_word(t.text)
                 && !listed!(COUNTRIES, l.as_str())
                 && !t.line_start
@@ -3073,7 +3093,7 @@ impl<'a, 'b> Finder<'a, 'b> {
                     while j + 1 < n
                         && j - i < 3
                         && is_capitalised(&self.t[j + 1])
-                        && !never_name(self.t[j + 1].text)
+                        && !self.never(&self.t[j + 1])
                         && !is_state_word(self.t[j + 1].text)
                         && !self.t[j + 1].line_start
                         && self.t[j + 1].gap <= 1
@@ -3085,7 +3105,7 @@ impl<'a, 'b> Finder<'a, 'b> {
                     if self.punct(j + 1, ",")
                         && let Some(nx) = self.t.get(j + 2)
                         && is_capitalised(nx)
-                        && !never_name(nx.text)
+                        && !self.never(nx)
                         && !is_state_word(nx.text)
                         && !listed!(COUNTRIES, lower(nx.text).as_str())
                     {
@@ -3130,7 +3150,7 @@ impl<'a, 'b> Finder<'a, 'b> {
                 continue;
             }
             if len == 1
-                && (lists::stop(&text) || never_name(toks[0].text) || is_state_word(toks[0].text))
+                && (lists::stop(&text) || self.never(&toks[0]) || is_state_word(toks[0].text))
             {
                 continue;
             }
@@ -3184,7 +3204,7 @@ impl<'a, 'b> Finder<'a, 'b> {
                 || t.line_start
                 || !is_capitalised(t)
                 || is_state_word(t.text)
-                || (never_name(t.text) && !compass)
+                || (self.never(t) && !compass)
             {
                 break;
             }
@@ -3286,7 +3306,7 @@ impl<'a, 'b> Finder<'a, 'b> {
             if j > i && BUILDING_WORDS.contains(&t.low().as_ref()) {
                 return Some(j);
             }
-            if never_name_street(t.text) || never_name(t.text) {
+            if never_name_street(t.text) || self.never(t) {
                 return None;
             }
             j += 1;
@@ -3395,7 +3415,7 @@ impl<'a, 'b> Finder<'a, 'b> {
             if ctx
                 && let Some(first) = self.t.get(k)
                 && (is_capitalised(first) || first.kind == Tk::Mixed)
-                && !never_name(first.text)
+                && !self.never(first)
             {
                 let _ = t;
                 let mut last = k;
@@ -3468,7 +3488,7 @@ impl<'a, 'b> Finder<'a, 'b> {
     fn org_by_suffix(&self, i: usize) -> Option<usize> {
         let first = self.t.get(i)?;
         let saint = matches!(first.low().as_ref(), "mt" | "st") && self.punct(i + 1, ".");
-        if never_name(first.text) && !saint {
+        if self.never(first) && !saint {
             return None;
         }
         let mut j = i;
@@ -3498,7 +3518,7 @@ impl<'a, 'b> Finder<'a, 'b> {
                 continue;
             }
             if is_capitalised(&x) {
-                if !never_name(x.text) || (j == i && saint) {
+                if !self.never(&x) || (j == i && saint) {
                     specific += 1;
                 }
                 j += 1;
@@ -4475,10 +4495,12 @@ pub(crate) fn find(s: &str, patterns: &[TextPattern], dates: Method) -> Vec<Span
     }
     let toks = tokenize(s);
     let lows: Vec<Lower<'_>> = toks.iter().map(|t| lower(t.text)).collect();
+    let never = vec![std::cell::Cell::new(0); toks.len()];
     let mut f = Finder {
         s,
         t: &toks,
         lows: &lows,
+        never: &never,
         patterns,
         dates,
         out: Vec::new(),
