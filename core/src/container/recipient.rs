@@ -247,10 +247,10 @@ impl Identity<'_> {
                             continue;
                         }
                         found = true;
-                        if let Some(pt) = private.oaep_decrypt(LABEL_RSA_OAEP, ciphertext) {
-                            if let Ok(bytes) = <[u8; 32]>::try_from(pt.as_slice()) {
-                                return Ok(FileKey::from_bytes(bytes));
-                            }
+                        if let Some(pt) = private.oaep_decrypt(LABEL_RSA_OAEP, ciphertext)
+                            && let Ok(bytes) = <[u8; 32]>::try_from(pt.as_slice())
+                        {
+                            return Ok(FileKey::from_bytes(bytes));
                         }
                     }
                 }

@@ -664,12 +664,12 @@ impl<C: ChunkCipher> PayloadDecryptor<C> {
         self.index += 1;
         self.done = last;
         self.deframe(body, out)?;
-        if let Some(chunks) = self.chunks {
-            if (self.index == chunks) != last {
-                return Err(PayloadError::Malformed(
-                    "the last-chunk flag disagrees with the declared length",
-                ));
-            }
+        if let Some(chunks) = self.chunks
+            && (self.index == chunks) != last
+        {
+            return Err(PayloadError::Malformed(
+                "the last-chunk flag disagrees with the declared length",
+            ));
         }
         Ok(())
     }

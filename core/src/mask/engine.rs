@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::date::FhirDate;
+use super::fasthash::FastMap;
 use super::key::PseudonymKey;
 use super::policy::{
     DataType, FreeText, IdentifierKind, Method, OneOrMany, Policy, Rule, TextPattern,
@@ -76,7 +77,7 @@ pub(crate) struct Engine<'p> {
 struct ScanCache {
     needles: usize,
     entries: usize,
-    by_mode: HashMap<ScanMode, HashMap<String, Scanned>>,
+    by_mode: HashMap<ScanMode, FastMap<String, Scanned>>,
 }
 
 /// The settings a string is scanned under, apart from the sweep.
@@ -98,6 +99,25 @@ struct Scanned {
 const SCAN_CACHE_MAX_LEN: usize = 256;
 /// A bound on the cache's size for inputs with very many distinct short strings.
 const SCAN_CACHE_MAX_ENTRIES: usize = 1 << 16;
+
+/// `map.contains_key(key)`, by comparing the names of a small object rather than hashing:
+/// the walker asks each object of a record for several names, and most have a few members.
+pub(super) fn has_key(map: &Map<String, Value>, key: &str) -> bool {
+    if map.len() <= 8 {
+        map.keys().any(|k| k == key)
+    } else {
+        map.contains_key(key)
+    }
+}
+
+/// `map.get(key)`, like [`has_key`].
+pub(super) fn get_key<'m>(map: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    if map.len() <= 8 {
+        map.iter().find_map(|(k, v)| (k == key).then_some(v))
+    } else {
+        map.get(key)
+    }
+}
 
 /// The id a reference points at: `Patient/123` and `urn:uuid:123` both give `123`.
 pub(super) fn reference_id(r: &str) -> &str {
@@ -225,7 +245,7 @@ impl<'p> Engine<'p> {
     pub(crate) fn learn(&mut self, v: &Value) {
         match v {
             Value::Object(map) => {
-                if let Some(rt) = map.get("resourceType").and_then(Value::as_str) {
+                if let Some(rt) = get_key(map, "resourceType").and_then(Value::as_str) {
                     if rt != "Bundle" {
                         self.tally.records += 1;
                     }
@@ -517,6 +537,37 @@ impl<'p> Engine<'p> {
         out
     }
 
+    /// Like [`Engine::scan_text`] over a borrowed string: the new text, or `None` when the
+    /// checks left it as it was.
+    pub(crate) fn scan_text_changed(
+        &mut self,
+        s: &str,
+        patient: &str,
+        patterns: bool,
+        location: &dyn Fn() -> String,
+    ) -> Option<String> {
+        if self.tally.recording() || s.len() <= SCAN_CACHE_MAX_LEN {
+            let out = self.scan_text(s.to_owned(), patient, patterns, location);
+            return (out != s).then_some(out);
+        }
+        let mode = self.scan_mode(patient, patterns);
+        self.scan_uncached(s, mode, None).0.filter(|out| out != s)
+    }
+
+    fn scan_mode(&mut self, patient: &str, patterns: bool) -> ScanMode {
+        let patterns = patterns && !self.policy.text.patterns.is_empty();
+        let shift_days = if patterns && self.policy.text.dates == Method::DateShift {
+            self.shift_for(patient)
+        } else {
+            0
+        };
+        ScanMode {
+            patterns,
+            coded: patterns && self.coded,
+            shift_days,
+        }
+    }
+
     pub(super) fn scan(
         &mut self,
         s: String,
@@ -524,19 +575,9 @@ impl<'p> Engine<'p> {
         patterns: bool,
         hits: Option<&mut TextHits>,
     ) -> String {
-        let patterns = patterns && !self.policy.text.patterns.is_empty();
-        let shift_days = if patterns && self.policy.text.dates == Method::DateShift {
-            self.shift_for(patient)
-        } else {
-            0
-        };
-        let mode = ScanMode {
-            patterns,
-            coded: patterns && self.coded,
-            shift_days,
-        };
+        let mode = self.scan_mode(patient, patterns);
         if s.len() > SCAN_CACHE_MAX_LEN {
-            return self.scan_uncached(s, mode, hits).0;
+            return self.scan_uncached(&s, mode, hits).0.unwrap_or(s);
         }
         if self.scanned.needles != self.sweep.needle_count() {
             self.scanned = ScanCache {
@@ -560,37 +601,37 @@ impl<'p> Engine<'p> {
             }
             return done.out.clone().unwrap_or(s);
         }
-        let (out, done) = self.scan_uncached(s.clone(), mode, hits);
+        let (out, done) = self.scan_uncached(&s, mode, hits);
         if self.scanned.entries >= SCAN_CACHE_MAX_ENTRIES {
             self.scanned.by_mode.clear();
             self.scanned.entries = 0;
         }
         self.scanned.entries += 1;
-        let done = Scanned {
-            out: (out != s).then(|| out.clone()),
-            ..done
-        };
+        let out = out.filter(|o| *o != s);
+        let result = out.clone().unwrap_or_else(|| s.clone());
+        let done = Scanned { out, ..done };
         self.scanned
             .by_mode
             .entry(mode)
             .or_default()
             .insert(s, done);
-        out
+        result
     }
 
-    /// The free-text checks themselves: the output and the hits (with `out` unset).
+    /// The free-text checks themselves: the output (`None` if no check rewrote the text)
+    /// and the hits (with `out` unset).
     fn scan_uncached(
         &mut self,
-        s: String,
+        s: &str,
         mode: ScanMode,
         mut hits: Option<&mut TextHits>,
-    ) -> (String, Scanned) {
+    ) -> (Option<String>, Scanned) {
         let mut done = Scanned {
             out: None,
             sweep: Vec::new(),
             patterns: Vec::new(),
         };
-        let mut cur = s;
+        let mut cur: Option<String> = None;
         if self.policy.text.sweep_known_identifiers {
             let tally = &mut self.tally;
             let found = &mut done.sweep;
@@ -601,8 +642,8 @@ impl<'p> Engine<'p> {
                     hits.sweep.push(TextHit::new(h, Method::Redact));
                 }
             };
-            if let Some(out) = self.sweep.apply(&cur, &mut record) {
-                cur = out;
+            if let Some(out) = self.sweep.apply(s, &mut record) {
+                cur = Some(out);
             }
         }
         if mode.patterns {
@@ -632,8 +673,8 @@ impl<'p> Engine<'p> {
                     hits.patterns.push(TextHit::new(h, method));
                 }
             };
-            if let Some(out) = scanner.apply(&cur, &mut hit) {
-                cur = out;
+            if let Some(out) = scanner.apply(cur.as_deref().unwrap_or(s), &mut hit) {
+                cur = Some(out);
             }
         }
         (cur, done)

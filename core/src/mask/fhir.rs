@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::date::FhirDate;
 use super::engine::{
-    Engine, FREE_TEXT_REMOVE_NOTE, FREE_TEXT_REMOVE_RULE, PERSON_TYPES, is_textual,
+    Engine, FREE_TEXT_REMOVE_NOTE, FREE_TEXT_REMOVE_RULE, PERSON_TYPES, has_key, is_textual,
     kind_of_identifier, kind_of_system, reference_id,
 };
 use super::policy::{DataType, FreeText, IdentifierKind, Method, Rule};
@@ -94,19 +94,19 @@ const REQUIRED_INSTANTS: [(&str, &str); 5] = [
 ];
 
 /// Whether the element at this path of this resource is of type `instant`.
-fn is_instant(rtype: &str, path: &[String], key: &str) -> bool {
+fn is_instant(rtype: &str, path: &KeyPath, key: &str) -> bool {
     if INSTANT_KEYS.contains(&key) {
         return true;
     }
-    let joined = path.join(".");
+    let joined = path.joined();
     INSTANT_PATHS
         .iter()
         .any(|(r, p)| *r == rtype && *p == joined)
 }
 
 /// Whether an `instant` element is required, so it must be kept in some valid form.
-fn instant_required(rtype: &str, path: &[String], key: &str) -> bool {
-    let joined = path.join(".");
+fn instant_required(rtype: &str, path: &KeyPath, key: &str) -> bool {
+    let joined = path.joined();
     REQUIRED_INSTANTS
         .iter()
         .any(|(r, p)| (*r == rtype && *p == joined) || (*r == "*" && *p == key))
@@ -133,10 +133,58 @@ const NOT_DATE: [&str; 9] = [
 
 const SHIFT_NONE: &str = "";
 
+/// The member names from the resource down to the element being walked, kept joined with
+/// dots in one buffer (with where each name ends), so walking a member allocates nothing.
+#[derive(Default)]
+struct KeyPath {
+    joined: String,
+    ends: Vec<usize>,
+}
+
+impl KeyPath {
+    fn push(&mut self, key: &str) {
+        if !self.ends.is_empty() {
+            self.joined.push('.');
+        }
+        self.joined.push_str(key);
+        self.ends.push(self.joined.len());
+    }
+
+    fn pop(&mut self) {
+        self.ends.pop();
+        self.joined.truncate(self.ends.last().copied().unwrap_or(0));
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The names joined with dots (`entry.response.lastModified`).
+    fn joined(&self) -> &str {
+        &self.joined
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
+        Some(&self.joined[start..end])
+    }
+
+    fn last(&self) -> Option<&str> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
 /// Where the walker is.
 struct Cx {
     rtype: String,
-    path: Vec<String>,
+    /// The policy's rules that can apply in this resource (by its type), in order.
+    rules: Vec<usize>,
+    path: KeyPath,
     /// The original id of the patient whose dates these are (empty if none).
     patient: String,
     contained: bool,
@@ -175,23 +223,28 @@ impl<'p> Engine<'p> {
 
     /// Masks a whole JSON document (Bundle, resource or other JSON).
     pub(crate) fn mask_document(&mut self, v: Value) -> Value {
-        match v {
+        let mut v = v;
+        match &mut v {
             Value::Object(map) if map.contains_key("resourceType") => {
-                Value::Object(self.walk_resource(map, None, None))
+                self.walk_resource(map, None, None);
             }
-            other => {
+            _ => {
                 let label = self.line.map(|n| format!("line {n}")).unwrap_or_default();
                 let mut cx = Cx {
+                    rules: self.rules_for(""),
                     rtype: String::new(),
-                    path: Vec::new(),
+                    path: KeyPath::default(),
                     patient: self.default_patient(),
                     contained: false,
                     sibling: None,
                     loc: self.tally.recording().then(|| Loc::label(label)),
                 };
-                self.walk(other, "", &mut cx).unwrap_or(Value::Null)
+                if !self.walk(&mut v, "", &mut cx) {
+                    v = Value::Null;
+                }
             }
         }
+        v
     }
 
     fn default_patient(&self) -> String {
@@ -223,14 +276,15 @@ impl<'p> Engine<'p> {
         self.default_patient()
     }
 
-    /// Masks one resource. `parent` is the resource that contains it (for `contained`);
-    /// `outer` the preview location of the place it sits in, if it is not the document.
+    /// Masks one resource in place. `parent` is the resource that contains it (for
+    /// `contained`); `outer` the preview location of the place it sits in, if it is not the
+    /// document.
     fn walk_resource(
         &mut self,
-        map: Map<String, Value>,
+        map: &mut Map<String, Value>,
         parent: Option<&Cx>,
         outer: Option<&Loc>,
-    ) -> Map<String, Value> {
+    ) {
         let rt = map
             .get("resourceType")
             .and_then(Value::as_str)
@@ -238,7 +292,7 @@ impl<'p> Engine<'p> {
             .to_owned();
         let patient = match parent {
             Some(p) => p.patient.clone(),
-            None => self.patient_of(&rt, &map),
+            None => self.patient_of(&rt, map),
         };
         let loc = self.tally.recording().then(|| {
             let id = map.get("id").and_then(Value::as_str);
@@ -252,52 +306,58 @@ impl<'p> Engine<'p> {
             }
         });
         let mut cx = Cx {
+            rules: self.rules_for(&rt),
             rtype: rt,
-            path: Vec::new(),
+            path: KeyPath::default(),
             patient,
             contained: parent.is_some(),
             sibling: None,
             loc,
         };
-        self.walk_map(map, None, &mut cx)
+        self.walk_map(map, None, &mut cx);
     }
 
-    fn walk_map(
-        &mut self,
-        map: Map<String, Value>,
-        dt: Option<DataType>,
-        cx: &mut Cx,
-    ) -> Map<String, Value> {
-        self.walk_map_with(map, dt, cx, None).0
+    fn walk_map(&mut self, map: &mut Map<String, Value>, dt: Option<DataType>, cx: &mut Cx) {
+        self.walk_map_with(map, dt, cx, None);
     }
 
-    /// Walks an object's members; the member named in `pseudonymize` (a Reference's
-    /// `reference` or an Identifier's `value`) is replaced by its pseudonym in place, keeping
-    /// member order, under the rule and kind given with it. Returns the object and whether
-    /// that member changed.
+    /// Walks an object's members in place; the member named in `pseudonymize` (a Reference's
+    /// `reference` or an Identifier's `value`) is replaced by its pseudonym, under the rule
+    /// and kind given with it. Returns whether that member changed.
+    ///
+    /// Members keep their order; those whose masking removed them go, and a sibling a member
+    /// asked for (`_birthDate`) comes right after it, as if the object were rebuilt member by
+    /// member with `insert`.
     fn walk_map_with(
         &mut self,
-        map: Map<String, Value>,
+        map: &mut Map<String, Value>,
         dt: Option<DataType>,
         cx: &mut Cx,
         pseudonymize: Option<(&str, &str, IdentifierKind)>,
-    ) -> (Map<String, Value>, bool) {
-        let content_type = map
-            .get("contentType")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let mut out = Map::with_capacity(map.len());
+    ) -> bool {
+        let content_type = if dt == Some(DataType::Attachment) {
+            map.get("contentType")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        } else {
+            None
+        };
         let mut changed = false;
-        let codeable = map.contains_key("coding");
+        let codeable = has_key(map, "coding");
         let remove_prose = self.policy.text.free_text == FreeText::Remove;
-        for (k, child) in map {
+        // Positions of the members to remove, in order; siblings to add after a position.
+        let mut removed: Vec<usize> = Vec::new();
+        let mut siblings: Vec<(usize, String, Value)> = Vec::new();
+        for (at, (k, child)) in map.iter_mut().enumerate() {
+            let k = k.as_str();
             self.in_codeable = codeable;
-            if remove_prose && self.is_prose(&k, &child, codeable, cx) {
-                self.remove_prose(&k, &child, cx);
+            if remove_prose && self.is_prose(k, child, codeable, cx) {
+                self.remove_prose(k, child, cx);
+                removed.push(at);
                 continue;
             }
             if let Some((field, rule, kind)) = pseudonymize.filter(|p| p.0 == k)
-                && let Value::String(s) = &child
+                && let Value::String(s) = child
             {
                 let p = if field == "reference" {
                     self.pseudonym_reference(s)
@@ -306,74 +366,94 @@ impl<'p> Engine<'p> {
                 };
                 changed |= p != *s;
                 if let (Some(r), Some(loc)) = (&mut self.tally.preview, &mut cx.loc) {
-                    loc.push_key(&k);
+                    loc.push_key(k);
                     r.whole(&|| loc.render(), rule, kind, Method::Pseudonym, s, Some(&p));
                     loc.pop();
                 }
-                out.insert(k, Value::String(p));
+                *s = p;
                 continue;
             }
             if dt == Some(DataType::Attachment) && k == "data" {
-                cx.push_key(&k);
-                let masked = self.attachment_data(child, content_type.as_deref(), cx);
+                cx.push_key(k);
+                let masked =
+                    self.attachment_data(std::mem::take(child), content_type.as_deref(), cx);
                 cx.pop_loc();
-                if let Some(v) = masked {
-                    out.insert(k, v);
+                match masked {
+                    Some(v) => *child = v,
+                    None => removed.push(at),
                 }
                 continue;
             }
-            if let Value::Object(m) = &child
-                && (k == "resource" || k == "contained")
+            if (k == "resource" || k == "contained")
+                && let Value::Object(m) = child
                 && m.contains_key("resourceType")
             {
-                if let Value::Object(m) = child {
-                    let contained = k == "contained";
-                    let parent = if contained { Some(&*cx) } else { None };
-                    let outer = cx.loc.as_ref().map(|l| {
-                        let mut l = l.clone();
-                        l.push_key(&k);
-                        l
-                    });
-                    let masked = self.walk_resource(m, parent, outer.as_ref());
-                    out.insert(k, Value::Object(masked));
-                }
+                let contained = k == "contained";
+                let parent = if contained { Some(&*cx) } else { None };
+                let outer = cx.loc.as_ref().map(|l| {
+                    let mut l = l.clone();
+                    l.push_key(k);
+                    l
+                });
+                self.walk_resource(m, parent, outer.as_ref());
                 continue;
             }
             if k == "contained"
                 && let Value::Array(items) = child
             {
-                let masked: Vec<Value> = items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, item)| match item {
-                        Value::Object(m) if m.contains_key("resourceType") => {
-                            let outer = cx.loc.as_ref().map(|l| {
-                                let mut l = l.clone();
-                                l.push_key(&k);
-                                l.push_index(i);
-                                l
-                            });
-                            Value::Object(self.walk_resource(m, Some(&*cx), outer.as_ref()))
-                        }
-                        other => other,
-                    })
-                    .collect();
-                out.insert(k, Value::Array(masked));
+                for (i, item) in items.iter_mut().enumerate() {
+                    if let Value::Object(m) = item
+                        && m.contains_key("resourceType")
+                    {
+                        let outer = cx.loc.as_ref().map(|l| {
+                            let mut l = l.clone();
+                            l.push_key(k);
+                            l.push_index(i);
+                            l
+                        });
+                        self.walk_resource(m, Some(&*cx), outer.as_ref());
+                    }
+                }
                 continue;
             }
-            cx.path.push(k.clone());
-            cx.push_key(&k);
-            let masked = self.walk(child, &k, cx);
+            cx.path.push(k);
+            cx.push_key(k);
+            let keep = self.walk(child, k, cx);
             cx.pop_loc();
             cx.path.pop();
-            if let Some(v) = masked {
-                out.insert(k, v);
+            if !keep {
+                removed.push(at);
             }
             if let Some((sk, sv)) = cx.sibling.take() {
-                out.insert(sk, sv);
+                siblings.push((at, sk, sv));
             }
         }
-        (out, changed)
+        if !siblings.is_empty() {
+            // Rare (an over-89 birth date): rebuild the object with the same inserts as a
+            // walk member by member, so a sibling's name met again replaces it in place.
+            let old = std::mem::take(map);
+            let mut out = Map::with_capacity(old.len() + siblings.len());
+            let mut removed = removed.into_iter().peekable();
+            let mut siblings = siblings.into_iter().peekable();
+            for (at, (k, v)) in old.into_iter().enumerate() {
+                if removed.next_if_eq(&at).is_none() {
+                    out.insert(k, v);
+                }
+                while let Some((_, sk, sv)) = siblings.next_if(|s| s.0 == at) {
+                    out.insert(sk, sv);
+                }
+            }
+            *map = out;
+        } else if !removed.is_empty() {
+            let mut at = 0;
+            let mut removed = removed.into_iter().peekable();
+            map.retain(|_, _| {
+                let keep = removed.next_if_eq(&at).is_none();
+                at += 1;
+                keep
+            });
+        }
+        changed
     }
 
     fn infer_type(&self, key: &str, v: &Value, cx: &Cx) -> Option<DataType> {
@@ -388,7 +468,7 @@ impl<'p> Engine<'p> {
                 if cx.rtype == "Bundle"
                     && key == "url"
                     && cx.path.len() == 3
-                    && cx.path[1] == "request"
+                    && cx.path.get(1) == Some("request")
                     && s.contains('/')
                 {
                     return Some(DataType::Reference);
@@ -410,17 +490,27 @@ impl<'p> Engine<'p> {
                 None
             }
             Value::Object(m) => {
-                if m.contains_key("resourceType") {
-                    return None;
+                // One pass over the members for every name the tests below ask about.
+                let (mut person, mut address, mut content_type) = (false, false, false);
+                let (mut reference, mut code_a, mut number, mut data) =
+                    (false, false, false, false);
+                for (k, v) in m {
+                    match k.as_str() {
+                        "resourceType" => return None,
+                        "family" | "given" => person = true,
+                        "line" | "city" | "postalCode" | "district" => address = true,
+                        "reference" => reference = v.is_string(),
+                        "code" => code_a = v.as_str() == Some("a"),
+                        "value" => number = v.is_number(),
+                        "data" => data = v.is_string(),
+                        "contentType" => content_type = true,
+                        _ => {}
+                    }
                 }
-                if m.contains_key("family") || m.contains_key("given") {
+                if person {
                     return Some(DataType::HumanName);
                 }
-                if matches!(key, "address" | "valueAddress")
-                    || ["line", "city", "postalCode", "district"]
-                        .iter()
-                        .any(|k| m.contains_key(*k))
-                {
+                if matches!(key, "address" | "valueAddress") || address {
                     return Some(DataType::Address);
                 }
                 if matches!(key, "telecom" | "valueContactPoint") {
@@ -429,18 +519,13 @@ impl<'p> Engine<'p> {
                 if key == "identifier" || key.ends_with("Identifier") {
                     return Some(DataType::Identifier);
                 }
-                if m.get("reference").is_some_and(Value::is_string) {
+                if reference {
                     return Some(DataType::Reference);
                 }
-                if key.ends_with("Age")
-                    || (m.get("code").and_then(Value::as_str) == Some("a")
-                        && m.get("value").is_some_and(Value::is_number))
-                {
+                if key.ends_with("Age") || (code_a && number) {
                     return Some(DataType::Age);
                 }
-                if m.get("data").is_some_and(Value::is_string)
-                    || (m.contains_key("contentType") && !m.contains_key("resourceType"))
-                {
+                if data || content_type {
                     return Some(DataType::Attachment);
                 }
                 None
@@ -449,88 +534,125 @@ impl<'p> Engine<'p> {
         }
     }
 
-    fn find_rule(&self, cx: &Cx, dt: Option<DataType>, ext: Option<&str>) -> Option<&'p Rule> {
+    /// The rules that can apply in a resource of this type, in policy order.
+    fn rules_for(&self, rtype: &str) -> Vec<usize> {
         self.rules
             .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.resources.is_none_or(|rs| rs.iter().any(|x| x == rtype))
+                    && r.path_resource.is_none_or(|x| x == rtype)
+            })
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    fn find_rule(&self, cx: &Cx, dt: Option<DataType>, ext: Option<&str>) -> Option<&'p Rule> {
+        cx.rules
+            .iter()
+            .map(|&n| &self.rules[n])
             .find(|r| {
-                r.resources.is_none_or(|rs| rs.contains(&cx.rtype))
-                    && r.path_resource.is_none_or(|x| x == cx.rtype)
-                    && r.types.is_none_or(|ts| dt.is_some_and(|d| ts.contains(&d)))
+                r.types.is_none_or(|ts| dt.is_some_and(|d| ts.contains(&d)))
                     && r.extension.is_none_or(|u| ext == Some(u))
                     && r.path.as_ref().is_none_or(|p| {
                         p.len() == cx.path.len()
-                            && p.iter().zip(&cx.path).all(|(a, b)| *a == "*" || a == b)
+                            && p.iter()
+                                .zip(cx.path.iter())
+                                .all(|(a, b)| *a == "*" || *a == b)
                     })
             })
             .map(|r| r.rule)
     }
 
-    fn walk(&mut self, v: Value, key: &str, cx: &mut Cx) -> Option<Value> {
-        let dt = self.infer_type(key, &v, cx);
+    /// Masks a value in place; returns whether it stays (`false`: remove it).
+    fn walk(&mut self, v: &mut Value, key: &str, cx: &mut Cx) -> bool {
+        let dt = self.infer_type(key, v, cx);
         let ext = if matches!(key, "extension" | "modifierExtension") {
-            v.get("url").and_then(Value::as_str).map(str::to_owned)
+            v.get("url").and_then(Value::as_str)
         } else {
             None
         };
-        if (dt.is_some() || ext.is_some() || !matches!(v, Value::Object(_)))
-            && let Some(rule) = self.find_rule(cx, dt, ext.as_deref())
-        {
-            return self.apply(rule, v, key, dt, cx);
+        let is_ext = ext.is_some();
+        let rule = if dt.is_some() || is_ext || !matches!(v, Value::Object(_)) {
+            self.find_rule(cx, dt, ext)
+        } else {
+            None
+        };
+        if let Some(rule) = rule {
+            return match self.apply(rule, std::mem::take(v), key, dt, cx) {
+                Some(out) => {
+                    *v = out;
+                    true
+                }
+                None => false,
+            };
         }
-        let out = self.descend(v, key, dt, cx);
-        if ext.is_some()
-            && let Some(Value::Object(m)) = &out
+        let keep = self.descend(v, key, dt, cx);
+        if is_ext
+            && keep
+            && let Value::Object(m) = v
             && !m.keys().any(|k| k.starts_with("value") || k == "extension")
         {
             // An extension must have a value or extensions (FHIR ext-1): one whose value was
             // removed (an instant, say) goes as a whole rather than as a bare url.
-            return None;
+            return false;
         }
-        out
+        keep
     }
 
-    fn descend(&mut self, v: Value, key: &str, dt: Option<DataType>, cx: &mut Cx) -> Option<Value> {
+    /// Masks an object's members, an array's items or a string's text in place; returns
+    /// whether the value stays (an object or array emptied by masking goes).
+    fn descend(&mut self, v: &mut Value, key: &str, dt: Option<DataType>, cx: &mut Cx) -> bool {
         match v {
             Value::Object(map) => {
                 let was_empty = map.is_empty();
-                let out = self.walk_map(map, dt, cx);
-                (was_empty || !out.is_empty()).then_some(Value::Object(out))
+                self.walk_map(map, dt, cx);
+                was_empty || !map.is_empty()
             }
             Value::Array(items) => {
                 let was_empty = items.is_empty();
-                let out: Vec<Value> = items
-                    .into_iter()
-                    .enumerate()
-                    .filter_map(|(n, i)| {
-                        cx.push_index(n);
-                        let v = self.walk(i, key, cx);
-                        cx.pop_loc();
-                        v
-                    })
-                    .collect();
-                (was_empty || !out.is_empty()).then_some(Value::Array(out))
+                let mut removed: Vec<usize> = Vec::new();
+                for (n, item) in items.iter_mut().enumerate() {
+                    cx.push_index(n);
+                    if !self.walk(item, key, cx) {
+                        removed.push(n);
+                    }
+                    cx.pop_loc();
+                }
+                if !removed.is_empty() {
+                    let mut at = 0;
+                    let mut removed = removed.into_iter().peekable();
+                    items.retain(|_| {
+                        let keep = removed.next_if_eq(&at).is_none();
+                        at += 1;
+                        keep
+                    });
+                }
+                was_empty || !items.is_empty()
             }
-            Value::String(s) => Some(Value::String(self.free_text(s, key, cx))),
-            other => Some(other),
+            Value::String(s) => {
+                let text = std::mem::take(s);
+                *s = self.free_text(text, key, cx);
+                true
+            }
+            _ => true,
         }
     }
-
     fn free_text(&mut self, s: String, key: &str, cx: &Cx) -> String {
         if NOT_TEXT.contains(&key) || s.len() < 2 {
             return s;
         }
-        let patient = cx.patient.clone();
         // Terminology displays ("Parkinson's disease") are not prose: only the patterns run.
         // So are a CodeableConcept's text, and the names and values of things that are not
         // people (an Organization's name, a ContactPoint's or Identifier's value: those of
         // people are removed by their rules).
         // A `text` string is prose in an Annotation (`note`) or a Dosage; elsewhere in FHIR it
         // is a CodeableConcept's text (with or without codings) or a label.
-        let parent = cx.path.len().checked_sub(2).map(|i| cx.path[i].as_str());
+        let parent = cx.path.len().checked_sub(2).and_then(|i| cx.path.get(i));
         let prose_text = prose_text_parent(parent);
         self.coded = matches!(key, "display" | "name" | "value")
             || (key == "text" && (self.in_codeable || !prose_text));
-        let out = self.scan_text(s, &patient, true, &|| cx.location());
+        let out = self.scan_text(s, &cx.patient, true, &|| cx.location());
         self.coded = false;
         out
     }
@@ -545,9 +667,7 @@ impl<'p> Engine<'p> {
             Value::Array(_) => key == "note",
             Value::String(_) => {
                 PROSE_STRINGS.contains(&key)
-                    || (key == "text"
-                        && !codeable
-                        && prose_text_parent(cx.path.last().map(String::as_str)))
+                    || (key == "text" && !codeable && prose_text_parent(cx.path.last()))
             }
             _ => false,
         }
@@ -573,10 +693,13 @@ impl<'p> Engine<'p> {
         let Value::String(data) = v else {
             return Some(v);
         };
-        let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(compact.as_bytes())
-            .ok();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let decoded = if data.bytes().any(|c| c.is_ascii_whitespace()) {
+            let compact: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            b64.decode(compact.as_bytes()).ok()
+        } else {
+            b64.decode(data.as_bytes()).ok()
+        };
         let size = decoded.as_ref().map(Vec::len);
         let text = decoded.and_then(|bytes| {
             let textual = content_type.is_none_or(is_textual);
@@ -598,15 +721,10 @@ impl<'p> Engine<'p> {
                 None
             }
             Some(t) => {
-                let patient = cx.patient.clone();
                 let at = || format!("{} (decoded text)", cx.location());
-                let masked = self.scan_text(t.clone(), &patient, true, &at);
-                if masked == t {
-                    Some(Value::String(data))
-                } else {
-                    Some(Value::String(
-                        base64::engine::general_purpose::STANDARD.encode(masked.as_bytes()),
-                    ))
+                match self.scan_text_changed(&t, &cx.patient, true, &at) {
+                    None => Some(Value::String(data)),
+                    Some(masked) => Some(Value::String(b64.encode(masked.as_bytes()))),
                 }
             }
             None if self.policy.text.redact_binary_attachments => {
@@ -707,7 +825,7 @@ impl<'p> Engine<'p> {
                     if key == "birthDate" && self.over_89(&s) {
                         return self.ninety_or_older(id, key, &s, cx);
                     }
-                    let shift = self.shift_for(&cx.patient.clone());
+                    let shift = self.shift_for(&cx.patient);
                     let out = FhirDate::parse(&s)
                         .map(|d| d.shifted(shift))
                         .unwrap_or_else(|| s.clone());
@@ -899,11 +1017,12 @@ impl<'p> Engine<'p> {
                 };
                 // Everything else (display text, periods, nested identifiers) goes through the
                 // other rules as usual.
-                let (out, changed) = self.walk_map_with(m, None, cx, Some((field, id, kind)));
+                let mut m = m;
+                let changed = self.walk_map_with(&mut m, None, cx, Some((field, id, kind)));
                 if changed {
                     self.tally.add(id, kind, p);
                 }
-                Some(Value::Object(out))
+                Some(Value::Object(m))
             }
             (other, _) => {
                 let _ = key;

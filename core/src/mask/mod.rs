@@ -24,6 +24,7 @@
 mod csv;
 mod date;
 mod engine;
+mod fasthash;
 mod fhir;
 mod key;
 mod needles;
@@ -206,12 +207,16 @@ fn mask_inner(
                 .trim_start()
                 .get(..200.min(text.trim_start().len()))
                 .is_some_and(|head| head.contains("\n "));
-            let mut s = if pretty {
-                serde_json::to_string_pretty(&masked)
+            // Written into a buffer of about the output's size: growing a buffer of megabytes
+            // by doubling copies it and frees the old ones.
+            let mut buf = Vec::with_capacity(text.len() + text.len() / 8 + 16);
+            if pretty {
+                serde_json::to_writer_pretty(&mut buf, &masked)
             } else {
-                serde_json::to_string(&masked)
+                serde_json::to_writer(&mut buf, &masked)
             }
             .map_err(|e| MaskError::Json(e.to_string()))?;
+            let mut s = String::from_utf8(buf).map_err(|e| MaskError::Json(e.to_string()))?;
             if text.ends_with('\n') {
                 s.push('\n');
             }
@@ -238,16 +243,15 @@ fn mask_inner(
                 values.push(v);
                 numbers.push(i + 1);
             }
-            let mut s = String::with_capacity(text.len());
+            let mut buf = Vec::with_capacity(text.len());
             for (v, n) in values.into_iter().zip(numbers) {
                 engine.line = Some(n);
                 let masked = engine.mask_document(v);
-                s.push_str(
-                    &serde_json::to_string(&masked).map_err(|e| MaskError::Json(e.to_string()))?,
-                );
-                s.push('\n');
+                serde_json::to_writer(&mut buf, &masked)
+                    .map_err(|e| MaskError::Json(e.to_string()))?;
+                buf.push(b'\n');
             }
-            s
+            String::from_utf8(buf).map_err(|e| MaskError::Json(e.to_string()))?
         }
         InputFormat::Csv => csv::mask_csv(text, &mut engine, policy)?,
         InputFormat::Text => {

@@ -15,7 +15,7 @@ use super::policy::{IdentifierKind, Method, TextPattern};
 /// most words of a note against lists of a hundred words or more.
 macro_rules! listed {
     ($list:expr, $word:expr) => {{
-        static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        static SET: std::sync::OnceLock<super::fasthash::FastSet<&'static str>> =
             std::sync::OnceLock::new();
         SET.get_or_init(|| $list.iter().copied().collect())
             .contains::<str>($word)
@@ -68,18 +68,19 @@ impl Tok<'_> {
 /// of the 1990 US Census, US places of over 5,000 people and county names (GeoNames), and the
 /// hand-written words that are never a name or place from a list alone.
 mod lists {
-    use std::collections::HashSet;
     use std::sync::OnceLock;
+
+    use super::super::fasthash::FastSet as HashSet;
 
     fn set(
         cell: &'static OnceLock<HashSet<&'static str>>,
         text: &'static str,
     ) -> &'static HashSet<&'static str> {
         cell.get_or_init(|| {
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect()
+            let mut set =
+                HashSet::with_capacity_and_hasher(text.lines().count(), Default::default());
+            set.extend(text.lines().map(str::trim).filter(|l| !l.is_empty()));
+            set
         })
     }
 
@@ -257,15 +258,18 @@ const MONTHS: [&str; 12] = [
 
 /// The month a word names (`Jan`, `Sept`, `September`), 1 to 12.
 fn month_of(w: &str) -> Option<u32> {
-    let l = lower(w);
+    month_of_lower(&lower(w))
+}
+
+/// [`month_of`] for a word already in lower case.
+fn month_of_lower(l: &str) -> Option<u32> {
     if l.len() < 3 {
         return None;
     }
     MONTHS
         .iter()
         .position(|m| {
-            *m == l.as_str()
-                || (l.len() <= 4 && m.starts_with(l.as_str()) && (l.len() == 3 || l == "sept"))
+            *m == l || (l.len() <= 4 && m.starts_with(l) && (l.len() == 3 || l == "sept"))
         })
         .map(|k| k as u32 + 1)
 }
@@ -1060,7 +1064,7 @@ fn name_key(w: &str) -> String {
 }
 
 fn never_name(w: &str) -> bool {
-    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+    static SET: std::sync::OnceLock<super::fasthash::FastSet<&'static str>> =
         std::sync::OnceLock::new();
     let set = SET.get_or_init(|| NEVER_NAME.iter().copied().collect());
     // "Spanish-speaking", "Covid-positive", "Medicaid-eligible": a word joined to a lower-case
@@ -1094,8 +1098,24 @@ fn never_name(w: &str) -> bool {
         return true;
     }
     let full = lower(w);
-    let l = full.trim_end_matches("'s").trim_end_matches("’s");
-    set.contains(l) || set.contains(full.as_str()) || month_of(w).is_some() || WEEKDAYS.contains(&l)
+    let l = trim_possessives(&full);
+    set.contains(l)
+        || set.contains(full.as_str())
+        || month_of_lower(&full).is_some()
+        || WEEKDAYS.contains(&l)
+}
+
+/// `w.trim_end_matches("'s").trim_end_matches("’s")`, without making a substring searcher for
+/// each pattern.
+fn trim_possessives(w: &str) -> &str {
+    let mut l = w;
+    while let Some(r) = l.strip_suffix("'s") {
+        l = r;
+    }
+    while let Some(r) = l.strip_suffix("’s") {
+        l = r;
+    }
+    l
 }
 
 /// Given names that are also words: a name only with a surname after them.
@@ -2318,6 +2338,10 @@ fn identifier_shaped(t: &Tok<'_>) -> bool {
 struct Finder<'a, 'b> {
     s: &'a str,
     t: &'b [Tok<'a>],
+    /// Each token in lower case, made once: the detectors ask for most words many times.
+    lows: &'b [Lower<'a>],
+    /// [`never_name`] of each token, found at the first question (0: not yet, 1: no, 2: yes).
+    never: &'b [std::cell::Cell<u8>],
     patterns: &'b [TextPattern],
     dates: Method,
     out: Vec<Span>,
@@ -2327,7 +2351,7 @@ fn placeholder_for(kind: IdentifierKind) -> &'static str {
     super::text::placeholder(kind)
 }
 
-impl<'a> Finder<'a, '_> {
+impl<'a, 'b> Finder<'a, 'b> {
     fn on(&self, p: TextPattern) -> bool {
         self.patterns.contains(&p)
     }
@@ -2356,11 +2380,35 @@ impl<'a> Finder<'a, '_> {
         self.push(from, to, pattern, kind, placeholder_for(kind).to_owned());
     }
 
-    fn word(&self, i: usize) -> Option<Lower<'a>> {
+    fn word(&self, i: usize) -> Option<Lower<'b>> {
         self.t
             .get(i)
             .filter(|t| t.kind != Tk::Punct)
-            .map(|t| lower(t.text))
+            .map(|_| self.low(i))
+    }
+
+    /// [`never_name`] of a token of this text, asked once per token.
+    fn never(&self, t: &Tok<'_>) -> bool {
+        let at = self.t.partition_point(|x| x.start < t.start);
+        match self.never.get(at) {
+            Some(memo) if self.t[at].start == t.start && self.t[at].end == t.end => {
+                match memo.get() {
+                    0 => {
+                        let yes = never_name(t.text);
+                        memo.set(1 + u8::from(yes));
+                        yes
+                    }
+                    v => v == 2,
+                }
+            }
+            _ => never_name(t.text),
+        }
+    }
+
+    /// Token `i` in lower case (as [`lower`] gives it), borrowed from the tokens' list.
+    fn low(&self, i: usize) -> Lower<'b> {
+        let lows: &'b [Lower<'a>] = self.lows;
+        Lower(std::borrow::Cow::Borrowed(lows[i].as_str()))
     }
 
     fn punct(&self, i: usize, c: &str) -> bool {
@@ -2386,9 +2434,9 @@ impl<'a> Finder<'a, '_> {
         let first = self.t.get(i)?;
         let soft_first = listed!(SOFT_GIVEN, first.low().as_ref())
             && self.t.get(i + 1).is_some_and(|n| {
-                is_capitalised(n) && !n.line_start && n.gap <= 1 && !never_name(n.text)
+                is_capitalised(n) && !n.line_start && n.gap <= 1 && !self.never(n)
             });
-        if !is_capitalised(first) || (never_name(first.text) && !soft_first) {
+        if !is_capitalised(first) || (self.never(first) && !soft_first) {
             return None;
         }
         // A short all-capitals word is an acronym ("per ASCCP"), except in a labelled field.
@@ -2427,7 +2475,7 @@ impl<'a> Finder<'a, '_> {
                     && t.text == ","
                     && words == 1
                     && let Some(n) = self.t.get(j + 1)
-                    && (is_capitalised(n) && !never_name(n.text))
+                    && (is_capitalised(n) && !self.never(n))
                     && (is_all_caps(first)
                         || self.t.get(j + 2).is_none_or(|x| {
                             x.kind == Tk::Punct
@@ -2446,17 +2494,17 @@ impl<'a> Finder<'a, '_> {
             if t.gap > 2 {
                 break;
             }
-            let l = lower(t.text);
+            let l = self.low(j);
             if PARTICLES.contains(&l.as_str())
                 && self
                     .t
                     .get(j + 1)
-                    .is_some_and(|n| is_capitalised(n) && !never_name(n.text))
+                    .is_some_and(|n| is_capitalised(n) && !self.never(n))
             {
                 j += 1;
                 continue;
             }
-            if is_capitalised(t) && !never_name(t.text) {
+            if is_capitalised(t) && !self.never(t) {
                 last = j;
                 words += 1;
                 j += 1;
@@ -2473,7 +2521,7 @@ impl<'a> Finder<'a, '_> {
         while i < n {
             let t = self.t[i];
             // Every rule below needs a capitalised word here or within the next three tokens.
-            let l = lower(t.text);
+            let l = self.low(i);
             if !self.t[i..n.min(i + 4)].iter().any(is_capitalised)
                 && !(t.kind == Tk::Word
                     && (listed!(NAME_CONTEXT, l.as_str())
@@ -2617,7 +2665,7 @@ impl<'a> Finder<'a, '_> {
             }
             // A name with a credential after it: "Tammy Blankenship, RN", "L. Kahananui, NP".
             if is_capitalised(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && let Some(end) = self.name_at(i, false, 4)
                 && (end > i || self.punct(i + 1, "."))
                 && self.punct(end + 1, ",")
@@ -2637,7 +2685,7 @@ impl<'a> Finder<'a, '_> {
                 && !self.heading_line(i)
                 && is_capitalised(&t)
                 && !is_all_caps(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && !is_state_word(t.text)
                 && !listed!(COUNTRIES, l.as_str())
                 && (self.t[i - 1].kind == Tk::Word
@@ -2672,7 +2720,7 @@ impl<'a> Finder<'a, '_> {
     fn listed_name_at(&self, i: usize) -> Option<usize> {
         let t = self.t[i];
         let l = t.low();
-        if !listed_given(&l) || never_name(t.text) {
+        if !listed_given(&l) || self.never(&t) {
             return None;
         }
         let next = self
@@ -2688,8 +2736,7 @@ impl<'a> Finder<'a, '_> {
         if is_all_caps(&t) || !t.text.chars().any(char::is_uppercase) {
             // Capitals everywhere, or no capitals: only the lists say it is a name.
             let same_case = is_all_caps(next) == is_all_caps(&t);
-            if !(same_case && surname_listed && !never_name(next.text) && !is_state_word(next.text))
-            {
+            if !same_case || !surname_listed || self.never(next) || is_state_word(next.text) {
                 return None;
             }
             if listed!(EPONYM_NOUNS, self.word(i + 2).unwrap_or_default().as_str()) {
@@ -2699,7 +2746,7 @@ impl<'a> Finder<'a, '_> {
         }
         if !is_capitalised(next)
             || is_all_caps(next)
-            || never_name(next.text)
+            || self.never(next)
             || is_state_word(next.text)
         {
             return None;
@@ -2779,7 +2826,7 @@ impl<'a> Finder<'a, '_> {
     /// makes "Rogelio's cell" a name too. Words that are also common words ([`SOFT_GIVEN`])
     /// count only when capitalised; others in any case ("marisol" in a patient's message).
     fn names_again(&mut self) {
-        let mut learned: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut learned: super::fasthash::FastSet<String> = super::fasthash::FastSet::default();
         let mut covered: Vec<(usize, usize)> = Vec::new();
         for sp in &self.out {
             covered.push((sp.start, sp.end));
@@ -2791,7 +2838,7 @@ impl<'a> Finder<'a, '_> {
                 .iter()
                 .filter(|t| t.start >= sp.start && t.end <= sp.end)
             {
-                if t.kind == Tk::Word && t.text.chars().count() >= 3 && !never_name(t.text) {
+                if t.kind == Tk::Word && t.text.chars().count() >= 3 && !self.never(t) {
                     let key = name_key(t.text);
                     // "Nwachukwu-Bello": each part is a name word too.
                     for part in key.split('-').filter(|p| p.chars().count() >= 3) {
@@ -2900,7 +2947,7 @@ impl<'a> Finder<'a, '_> {
             }
             // A street without its number: "on Flatbush Ave", "Lorain Ave".
             if is_capitalised(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && let Some(end) = self.street_after(i)
                 && end > i
             {
@@ -2932,7 +2979,7 @@ impl<'a> Finder<'a, '_> {
                 i = end + 1;
                 continue;
             }
-            let l = lower(t.text);
+            let l = self.low(i);
             if (l == "po" || l == "p.o" || l == "p")
                 && let Some(end) = self.po_box(i)
             {
@@ -2942,7 +2989,7 @@ impl<'a> Finder<'a, '_> {
             }
             // "X County", "X Parish".
             if is_capitalised(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && let Some(end) = self.county_at(i)
             {
                 self.mark(i, end, TextPattern::Place);
@@ -2950,7 +2997,7 @@ impl<'a> Finder<'a, '_> {
                 continue;
             }
             // "City, ST 53703" / "City, State": the city goes, the state stays, the ZIP goes.
-            if is_capitalised(&t) && !never_name(t.text) && !is_state_word(t.text) {
+            if is_capitalised(&t) && !self.never(&t) && !is_state_word(t.text) {
                 let mut j = i;
                 while j + 1 < n
                     && j - i < 3
@@ -2987,7 +3034,7 @@ impl<'a> Finder<'a, '_> {
             // "Seattle WA 98115": a city, a state abbreviation, a ZIP, with no comma.
             if is_capitalised(&t)
                 && !is_all_caps(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && let Some(st) = self.t.get(i + 1)
                 && listed!(STATE_ABBR, st.text)
                 && self
@@ -3035,7 +3082,7 @@ impl<'a> Finder<'a, '_> {
             }
             // Places after "lives in", "moved to", "from", "near"...
             if is_capitalised(&t)
-                && !never_name(t.text)
+                && !self.never(&t)
                 && !is_state_word(t.text)
                 && !listed!(COUNTRIES, l.as_str())
                 && !t.line_start
@@ -3046,7 +3093,7 @@ impl<'a> Finder<'a, '_> {
                     while j + 1 < n
                         && j - i < 3
                         && is_capitalised(&self.t[j + 1])
-                        && !never_name(self.t[j + 1].text)
+                        && !self.never(&self.t[j + 1])
                         && !is_state_word(self.t[j + 1].text)
                         && !self.t[j + 1].line_start
                         && self.t[j + 1].gap <= 1
@@ -3058,7 +3105,7 @@ impl<'a> Finder<'a, '_> {
                     if self.punct(j + 1, ",")
                         && let Some(nx) = self.t.get(j + 2)
                         && is_capitalised(nx)
-                        && !never_name(nx.text)
+                        && !self.never(nx)
                         && !is_state_word(nx.text)
                         && !listed!(COUNTRIES, lower(nx.text).as_str())
                     {
@@ -3103,7 +3150,7 @@ impl<'a> Finder<'a, '_> {
                 continue;
             }
             if len == 1
-                && (lists::stop(&text) || never_name(toks[0].text) || is_state_word(toks[0].text))
+                && (lists::stop(&text) || self.never(&toks[0]) || is_state_word(toks[0].text))
             {
                 continue;
             }
@@ -3157,7 +3204,7 @@ impl<'a> Finder<'a, '_> {
                 || t.line_start
                 || !is_capitalised(t)
                 || is_state_word(t.text)
-                || (never_name(t.text) && !compass)
+                || (self.never(t) && !compass)
             {
                 break;
             }
@@ -3202,7 +3249,7 @@ impl<'a> Finder<'a, '_> {
             if t.line_start && j > i {
                 return None;
             }
-            let l = lower(t.text);
+            let l = self.low(j);
             let is_suffix = listed!(STREET_SUFFIX, l.as_str()) && is_capitalised(t);
             if is_suffix && words >= 1 {
                 let mut end = j;
@@ -3259,7 +3306,7 @@ impl<'a> Finder<'a, '_> {
             if j > i && BUILDING_WORDS.contains(&t.low().as_ref()) {
                 return Some(j);
             }
-            if never_name_street(t.text) || never_name(t.text) {
+            if never_name_street(t.text) || self.never(t) {
                 return None;
             }
             j += 1;
@@ -3274,7 +3321,7 @@ impl<'a> Finder<'a, '_> {
             k += 1;
         }
         let t = self.t.get(k)?;
-        let l = lower(t.text);
+        let l = self.low(k);
         if !UNIT_WORDS.contains(&l.as_str())
             || (t.kind == Tk::Word && !is_capitalised(t) && l != "apt")
         {
@@ -3368,7 +3415,7 @@ impl<'a> Finder<'a, '_> {
             if ctx
                 && let Some(first) = self.t.get(k)
                 && (is_capitalised(first) || first.kind == Tk::Mixed)
-                && !never_name(first.text)
+                && !self.never(first)
             {
                 let _ = t;
                 let mut last = k;
@@ -3441,7 +3488,7 @@ impl<'a> Finder<'a, '_> {
     fn org_by_suffix(&self, i: usize) -> Option<usize> {
         let first = self.t.get(i)?;
         let saint = matches!(first.low().as_ref(), "mt" | "st") && self.punct(i + 1, ".");
-        if never_name(first.text) && !saint {
+        if self.never(first) && !saint {
             return None;
         }
         let mut j = i;
@@ -3471,7 +3518,7 @@ impl<'a> Finder<'a, '_> {
                 continue;
             }
             if is_capitalised(&x) {
-                if !never_name(x.text) || (j == i && saint) {
+                if !self.never(&x) || (j == i && saint) {
                     specific += 1;
                 }
                 j += 1;
@@ -3512,7 +3559,7 @@ impl<'a> Finder<'a, '_> {
                 let mut fillers = 0;
                 while j < n && fillers < 4 {
                     let t = self.t[j];
-                    let l = lower(t.text);
+                    let l = self.low(j);
                     if t.line_start {
                         break;
                     }
@@ -3709,8 +3756,8 @@ impl<'a> Finder<'a, '_> {
     }
 
     fn day_at(&self, i: usize) -> Option<usize> {
-        let t = self.t.get(i)?;
-        let l = lower(t.text);
+        self.t.get(i)?;
+        let l = self.low(i);
         let digits: String = l.chars().take_while(char::is_ascii_digit).collect();
         let rest = &l[digits.len()..];
         if digits.is_empty() || digits.len() > 2 || !matches!(rest, "" | "st" | "nd" | "rd" | "th")
@@ -3730,8 +3777,8 @@ impl<'a> Finder<'a, '_> {
             if t.kind == Tk::Word
                 && let Some(_m) = month_of(t.text)
                 && (is_capitalised(&t) || is_all_caps(&t))
-                && !(lower(t.text) == "may" && !self.may_is_month(i))
-                && !(lower(t.text) == "march" && !self.may_is_month(i))
+                && (lower(t.text) != "may" || self.may_is_month(i))
+                && (lower(t.text) != "march" || self.may_is_month(i))
             {
                 let mut j = i + 1;
                 if self.punct(j, ".") {
@@ -3774,7 +3821,7 @@ impl<'a> Finder<'a, '_> {
                     && m.kind == Tk::Word
                     && month_of(m.text).is_some()
                     && (is_capitalised(m) || is_all_caps(m))
-                    && !(lower(m.text) == "may" && !self.may_is_month(j))
+                    && (lower(m.text) != "may" || self.may_is_month(j))
                 {
                     let mut end = j;
                     if self.punct(end + 1, ".") {
@@ -3926,8 +3973,8 @@ impl<'a> Finder<'a, '_> {
             return None;
         }
         let next_ok = t.get(i + 3).is_none_or(|x| {
-            !(x.gap == 0 && matches!(x.kind, Tk::Num | Tk::Mixed | Tk::Word))
-                && !(x.kind == Tk::Word && UNIT_AFTER.contains(&lower(x.text).as_str()))
+            !((x.gap == 0 && matches!(x.kind, Tk::Num | Tk::Mixed | Tk::Word))
+                || (x.kind == Tk::Word && UNIT_AFTER.contains(&lower(x.text).as_str())))
         });
         let before = i.checked_sub(1).and_then(|k| self.word(k));
         let before2 = i.checked_sub(2).and_then(|k| self.word(k));
@@ -3982,7 +4029,7 @@ impl<'a> Finder<'a, '_> {
         let mut i = 0;
         while i < n {
             let t = self.t[i];
-            let l = lower(t.text);
+            let l = self.low(i);
             // Words: ninety-three, ninety three years old, one hundred and two.
             if let Some((end, age)) = self.age_words(i)
                 && age > 89
@@ -4011,7 +4058,7 @@ impl<'a> Finder<'a, '_> {
                     | "mid-90s"
                     | "late-90s"
                     | "early-90s"
-            ) && !(matches!(l.as_str(), "nineties" | "90s") && !self.age_context(i))
+            ) && (!matches!(l.as_str(), "nineties" | "90s") || self.age_context(i))
             {
                 let mut start = i;
                 if i > 0 && matches!(self.word(i - 1).as_deref(), Some("mid" | "late" | "early")) {
@@ -4447,9 +4494,13 @@ pub(crate) fn find(s: &str, patterns: &[TextPattern], dates: Method) -> Vec<Span
         return Vec::new();
     }
     let toks = tokenize(s);
+    let lows: Vec<Lower<'_>> = toks.iter().map(|t| lower(t.text)).collect();
+    let never = vec![std::cell::Cell::new(0); toks.len()];
     let mut f = Finder {
         s,
         t: &toks,
+        lows: &lows,
+        never: &never,
         patterns,
         dates,
         out: Vec::new(),

@@ -111,13 +111,67 @@ const COUNTRY: [&str; 7] = [
 /// lets stay: such a value is never a known identifier to sweep from other text.
 #[must_use]
 pub fn is_state_or_country(value: &str) -> bool {
-    let v = value.trim().to_ascii_lowercase();
-    STATES.iter().any(|(name, abbr)| v == *name || v == *abbr) || COUNTRY.contains(&v.as_str())
+    // The lists are in lower-case ASCII and at most 24 bytes long: the value is lowered (ASCII
+    // only, as before) into a small buffer and looked up in a set of them all.
+    static SET: std::sync::OnceLock<super::fasthash::FastSet<&'static str>> =
+        std::sync::OnceLock::new();
+    let v = value.trim().as_bytes();
+    let mut buf = [0u8; 32];
+    let Some(low) = buf.get_mut(..v.len()) else {
+        return false;
+    };
+    for (d, c) in low.iter_mut().zip(v) {
+        *d = c.to_ascii_lowercase();
+    }
+    let Ok(low) = std::str::from_utf8(low) else {
+        return false;
+    };
+    SET.get_or_init(|| {
+        STATES
+            .iter()
+            .flat_map(|(name, abbr)| [*name, *abbr])
+            .chain(COUNTRY)
+            .collect()
+    })
+    .contains(low)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::generalize_zip;
+    use super::{COUNTRY, STATES, generalize_zip, is_state_or_country};
+
+    #[test]
+    fn states_and_country_found_as_a_plain_comparison_finds_them() {
+        let plain = |value: &str| {
+            let v = value.trim().to_ascii_lowercase();
+            STATES.iter().any(|(name, abbr)| v == *name || v == *abbr)
+                || COUNTRY.contains(&v.as_str())
+        };
+        let mut cases: Vec<String> = STATES
+            .iter()
+            .flat_map(|(n, a)| [n.to_uppercase(), format!(" {a} "), format!("{n}x")])
+            .collect();
+        cases.extend(COUNTRY.iter().map(|c| c.to_uppercase()));
+        cases.extend(
+            [
+                "",
+                "W",
+                "Wa.",
+                "Ohio\n",
+                "United  States",
+                "Zürich",
+                "ﬁ",
+                "Massachusetts Avenue",
+            ]
+            .map(str::to_owned),
+        );
+        cases.push("x".repeat(40));
+        for c in &cases {
+            assert_eq!(is_state_or_country(c), plain(c), "{c:?}");
+        }
+        assert!(STATES.iter().all(|(n, a)| n.len() <= 32 && a.len() <= 32));
+        assert!(COUNTRY.iter().all(|c| c.len() <= 32));
+    }
 
     #[test]
     fn zip3() {
