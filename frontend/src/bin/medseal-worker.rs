@@ -7,8 +7,9 @@
 //! as it goes (`opfs.rs`), or collects it in Blobs where the browser cannot, so the wasm memory
 //! stays bounded whatever the size of the file. A connection that breaks costs a retry: a
 //! part is sent again (those the server has are not), and a download resumes with a ranged GET
-//! and the resume token its first answer carried, so it is not counted again. Bulk AES-256-GCM goes through
-//! WebCrypto when the worker has it (`webcrypto.rs`), through the `aes-gcm` crate otherwise.
+//! and the resume token its first answer carried, so it is not counted again. Bulk AES-256-GCM
+//! goes through WebCrypto when the worker has it (`webcrypto.rs`), through the `aes-gcm` crate
+//! otherwise.
 //!
 //! Messages are plain JavaScript objects (see `frontend/src/worker.rs` for the page's side).
 //! The worker first posts `{type: "ready"}`; the page sends its one request only then.
