@@ -11,5 +11,6 @@ pub mod mask;
 pub mod pack;
 pub mod pki;
 pub mod record;
+pub mod shl;
 pub mod study;
 pub mod wire;

@@ -7,4 +7,5 @@ mod frozen;
 mod pki;
 mod props;
 mod roundtrip;
+mod shl;
 mod wycheproof_vectors;
