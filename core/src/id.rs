@@ -42,6 +42,24 @@ pub fn is_object_id(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// True if `text` has the shape of a SMART Health Link identifier: 43 base64url characters,
+/// which is 256 random bits (the specification asks that much of a manifest URL).
+#[must_use]
+pub fn is_link_id(text: &str) -> bool {
+    text.len() == 43
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A fresh 256-bit SMART Health Link identifier in its 43-character text form.
+///
+/// # Errors
+/// Fails only if the platform CSPRNG is unavailable.
+pub fn new_link_id() -> Result<String, RandomError> {
+    Ok(b64url(&random_bytes::<32>()?))
+}
+
 /// A fresh 128-bit object identifier in its 22-character text form.
 ///
 /// # Errors

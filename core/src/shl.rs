@@ -53,7 +53,9 @@ pub enum ShlError {
     #[error("An encrypted file of the link uses `{0}`, which SMART Health Links do not use.")]
     Unsupported(String),
     /// Authentication failed: wrong key or altered ciphertext.
-    #[error("A file of the link could not be decrypted: the key does not fit or the file was altered.")]
+    #[error(
+        "A file of the link could not be decrypted: the key does not fit or the file was altered."
+    )]
     Decrypt,
     /// Inflating a `zip: DEF` payload failed or passed the size limit.
     #[error("A compressed file of the link is damaged or larger than {0} bytes once expanded.")]
@@ -133,7 +135,10 @@ impl Link {
         if let Some(v) = self.v {
             map.insert("v".into(), Value::from(v));
         }
-        format!("{SCHEME}{}", b64url(Value::Object(map).to_string().as_bytes()))
+        format!(
+            "{SCHEME}{}",
+            b64url(Value::Object(map).to_string().as_bytes())
+        )
     }
 
     /// Reads a link from text: a bare `shlink:/PAYLOAD`, or any viewer URL whose fragment holds
@@ -176,7 +181,9 @@ impl Link {
             .ok_or_else(|| ShlError::BadPayload("it has no `url`".into()))?
             .to_owned();
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(ShlError::BadPayload("its `url` is not an http(s) URL".into()));
+            return Err(ShlError::BadPayload(
+                "its `url` is not an http(s) URL".into(),
+            ));
         }
         let key_text = obj
             .get("key")
@@ -193,8 +200,7 @@ impl Link {
         let exp = match obj.get("exp") {
             None | Some(Value::Null) => None,
             Some(v) => Some(
-                lenient_u64(v)
-                    .ok_or_else(|| ShlError::BadPayload("`exp` is not a time".into()))?,
+                lenient_u64(v).ok_or_else(|| ShlError::BadPayload("`exp` is not a time".into()))?,
             ),
         };
         let flag = match obj.get("flag") {
@@ -432,8 +438,8 @@ pub fn decrypt(key: &[u8; 32], compact: &str, max_len: usize) -> Result<Opened, 
     ) else {
         return Err(ShlError::BadJwe("it does not have five parts".into()));
     };
-    let header_json =
-        from_b64url(protected).map_err(|_| ShlError::BadJwe("its header is not base64url".into()))?;
+    let header_json = from_b64url(protected)
+        .map_err(|_| ShlError::BadJwe("its header is not base64url".into()))?;
     let header: Header = serde_json::from_slice(&header_json)
         .map_err(|_| ShlError::BadJwe("its header is not a JOSE header".into()))?;
     if header.alg != "dir" {
@@ -564,7 +570,8 @@ impl PasscodeHash {
                 "passcode.m must be between {PASSCODE_MIN_M_KIB} and {PASSCODE_MAX_M_KIB} KiB"
             ));
         }
-        if !(1..=PASSCODE_MAX_T).contains(&self.t) || self.t * self.m < PASSCODE_T * PASSCODE_MIN_M_KIB
+        if !(1..=PASSCODE_MAX_T).contains(&self.t)
+            || self.t * self.m < PASSCODE_T * PASSCODE_MIN_M_KIB
         {
             return Err(format!(
                 "passcode.t must be between 1 and {PASSCODE_MAX_T}, and t*m at least {}",
@@ -587,7 +594,8 @@ impl PasscodeHash {
         let salt = from_b64url(&self.salt).map_err(|_| ShlError::Random)?;
         let params =
             argon2::Params::new(self.m, self.t, self.p, Some(32)).map_err(|_| ShlError::Random)?;
-        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let argon =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
         let mut out = Zeroizing::new([0u8; 32]);
         argon
             .hash_password_into(passcode.as_bytes(), &salt, out.as_mut_slice())
@@ -638,7 +646,11 @@ pub fn read_fhir(content_type: &str, plaintext: &[u8]) -> Result<Vec<FhirContent
         FHIR_JSON | "application/json" => {
             let resource: Value =
                 serde_json::from_slice(plaintext).map_err(|_| ShlError::BadContent("FHIR JSON"))?;
-            if resource.get("resourceType").and_then(Value::as_str).is_none() {
+            if resource
+                .get("resourceType")
+                .and_then(Value::as_str)
+                .is_none()
+            {
                 return Err(ShlError::BadContent("FHIR JSON"));
             }
             Ok(vec![FhirContent {
@@ -656,7 +668,9 @@ pub fn read_fhir(content_type: &str, plaintext: &[u8]) -> Result<Vec<FhirContent
             cards
                 .iter()
                 .map(|jws| {
-                    let jws = jws.as_str().ok_or(ShlError::BadContent("SMART Health Card"))?;
+                    let jws = jws
+                        .as_str()
+                        .ok_or(ShlError::BadContent("SMART Health Card"))?;
                     read_health_card(jws)
                 })
                 .collect()
@@ -696,7 +710,10 @@ pub fn read_health_card(jws: &str) -> Result<FhirContent, ShlError> {
         .ok_or_else(bad)?;
     Ok(FhirContent {
         resource: bundle,
-        card_issuer: payload.get("iss").and_then(Value::as_str).map(str::to_owned),
+        card_issuer: payload
+            .get("iss")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
 }
 
@@ -742,7 +759,10 @@ mod tests {
         let key = [3u8; 32];
         let big = vec![b'a'; 1 << 20];
         let jwe = encrypt(&key, &big, FHIR_JSON, true).unwrap();
-        assert!(jwe.len() < 10_000, "a megabyte of one letter compresses well");
+        assert!(
+            jwe.len() < 10_000,
+            "a megabyte of one letter compresses well"
+        );
         assert_eq!(decrypt(&key, &jwe, 1000), Err(ShlError::Inflate(1000)));
     }
 

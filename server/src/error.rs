@@ -24,6 +24,8 @@ pub enum GoneReason {
     Revoked,
     /// Its contributor withdrew it with the withdraw token.
     Withdrawn,
+    /// A SMART Health Link whose passcode was given wrongly as often as it allows.
+    Disabled,
 }
 
 impl GoneReason {
@@ -35,6 +37,7 @@ impl GoneReason {
             Self::UsedUp => "used_up",
             Self::Revoked => "revoked",
             Self::Withdrawn => "withdrawn",
+            Self::Disabled => "disabled",
         }
     }
 }
@@ -51,6 +54,13 @@ pub enum ApiError {
     /// The object existed and is gone for the given reason.
     #[error("the object is gone")]
     Gone(GoneReason),
+    /// A SMART Health Link that is gone, expired, used up or unknown: the specification asks
+    /// for `404` whatever the reason (`None`: never existed or not complete).
+    #[error("the link is not active")]
+    LinkInactive(Option<GoneReason>),
+    /// A SMART Health Link's passcode is wrong or missing; so many attempts remain.
+    #[error("the passcode is not right")]
+    WrongPasscode(u64),
     /// The request needs a bearer token and has none.
     #[error("a bearer token is required")]
     MissingToken,
@@ -165,9 +175,30 @@ impl ApiError {
                     }
                     GoneReason::Revoked => "The sender revoked this link and its data was deleted.",
                     GoneReason::Withdrawn => "This contribution was withdrawn and deleted.",
+                    GoneReason::Disabled => {
+                        "This link was disabled after too many wrong passcodes and its data was deleted."
+                    }
                 };
                 (S::GONE, reason.code(), message.into())
             }
+            Self::LinkInactive(reason) => {
+                let (_, code, message) = match reason {
+                    Some(r) => Self::Gone(*r).parts(),
+                    None => Self::NotFound.parts(),
+                };
+                (S::NOT_FOUND, code, message)
+            }
+            Self::WrongPasscode(left) => (
+                S::UNAUTHORIZED,
+                "wrong_passcode",
+                if *left == 0 {
+                    "The passcode is not right. No attempts remain: the link is disabled.".into()
+                } else {
+                    format!(
+                        "The passcode is not right. {left} attempts remain before the link is disabled."
+                    )
+                },
+            ),
             Self::MissingToken => (
                 S::UNAUTHORIZED,
                 "missing_token",
@@ -413,7 +444,15 @@ impl IntoResponse for ApiError {
             code: code.to_owned(),
             message,
         };
-        let mut response = (status, axum::Json(body)).into_response();
+        let mut response = if let Self::WrongPasscode(left) = self {
+            // The specification's body for a wrong passcode, beside the usual two fields.
+            let body = serde_json::json!({
+                "code": body.code, "message": body.message, "remainingAttempts": left,
+            });
+            (status, axum::Json(body)).into_response()
+        } else {
+            (status, axum::Json(body)).into_response()
+        };
         match self {
             Self::RateLimited(secs) | Self::TooManyParts(secs) | Self::ClientQuota(secs) => {
                 response

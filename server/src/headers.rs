@@ -42,8 +42,12 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
 }
 
 /// The Content-Security-Policy, allowing the inline scripts of `STATIC_DIR/index.html` by hash.
+///
+/// `connect-src` allows `https:` so that the app can fetch the manifest and files of a SMART
+/// Health Link hosted elsewhere straight from the browser (ARCHITECTURE.md, "SMART Health
+/// Links: fetched by the browser, not relayed"); `http:` too with `--shl-allow-http`.
 #[must_use]
-pub fn content_security_policy(static_dir: &Path) -> HeaderValue {
+pub fn content_security_policy(static_dir: &Path, allow_http: bool) -> HeaderValue {
     let hashes = std::fs::read_to_string(static_dir.join("index.html"))
         .map(|html| inline_script_hashes(&html))
         .unwrap_or_default();
@@ -55,9 +59,14 @@ pub fn content_security_policy(static_dir: &Path) -> HeaderValue {
     // `object-src blob:` and `frame-src blob:` let the record viewer show a decrypted PDF inline
     // from an object URL the page made itself (Chromium frames its PDF viewer); nothing from
     // another origin can be embedded.
+    let connect = if allow_http {
+        "'self' https: http:"
+    } else {
+        "'self' https:"
+    };
     let policy = format!(
         "default-src 'self'; script-src {script_src}; style-src 'self'; \
-         img-src 'self' blob: data:; connect-src 'self'; object-src blob:; frame-src blob:; \
+         img-src 'self' blob: data:; connect-src {connect}; object-src blob:; frame-src blob:; \
          worker-src 'self' blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     );
     HeaderValue::from_str(&policy)

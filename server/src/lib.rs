@@ -60,6 +60,8 @@ pub struct AppState {
     pub budgets: Arc<limits::ByteBudgets>,
     /// Public keys stored: kept up to date by publications and recounted by every sweep.
     pub key_count: Arc<AtomicU64>,
+    /// SMART Health Link passcode checks (Argon2id, up to 64 MiB each): one at a time.
+    pub passcode_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -87,7 +89,7 @@ impl AppState {
     /// State over a given backend (tests pass their own).
     #[must_use]
     pub fn with_store(settings: Settings, store: Arc<dyn Store>) -> Self {
-        let csp = headers::content_security_policy(&settings.static_dir);
+        let csp = headers::content_security_policy(&settings.static_dir, settings.shl_allow_http);
         let limiter = RateLimiter::new(settings.rate_limit, settings.rate_burst);
         let purge_delay = settings.purge_delay;
         // In bytes. At least one whole part always fits, whatever the setting.
@@ -105,6 +107,7 @@ impl AppState {
             in_flight: Arc::default(),
             budgets: Arc::new(budgets),
             key_count: Arc::new(AtomicU64::new(0)),
+            passcode_checks: Arc::new(tokio::sync::Semaphore::new(1)),
             settings: Arc::new(settings),
             objects: Objects {
                 store,
@@ -122,9 +125,29 @@ impl AppState {
 
 /// The whole HTTP surface: API, health, metrics, OpenAPI and the single-page app.
 pub fn app(state: AppState) -> Router {
-    use handlers::{keys, ops, shares, studies};
+    use handlers::{keys, ops, shares, shl, studies};
+    // The routes SMART Health Link viewers on other origins call.
+    let shl_public = Router::new()
+        .route(
+            "/api/shl/{lid}",
+            post(shl::manifest)
+                .get(shl::direct)
+                .delete(shl::revoke)
+                .options(shl::preflight),
+        )
+        .route(
+            "/api/shl/{lid}/files/{n}",
+            get(shl::file).options(shl::preflight),
+        )
+        .route_layer(axum::middleware::from_fn(shl::cors));
     let api = Router::new()
         .route("/api/openapi.json", get(openapi::serve))
+        .route("/api/config", get(shl::config))
+        .route("/api/shl", post(shl::create))
+        .route("/api/shl/{lid}/upload", get(shl::status))
+        .route("/api/shl/{lid}/parts/{index}", put(shl::put_part))
+        .route("/api/shl/{lid}/complete", post(shl::complete))
+        .merge(shl_public)
         .route("/api/shares", post(shares::create))
         .route(
             "/api/shares/{id}",

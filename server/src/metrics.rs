@@ -28,6 +28,8 @@ pub struct Metrics {
     pub downloads: AtomicU64,
     /// Requests refused by the rate limiter.
     pub rate_limited: AtomicU64,
+    /// Wrong passcodes given to SMART Health Links.
+    pub passcode_failures: AtomicU64,
     /// Objects removed by the sweeper.
     pub swept: AtomicU64,
 }
@@ -72,6 +74,11 @@ impl Metrics {
             "medseal_downloads_total",
             "Downloads started.",
             self.downloads.load(Ordering::Relaxed),
+        );
+        counter(
+            "medseal_shl_passcode_failures_total",
+            "Wrong passcodes given to SMART Health Links.",
+            self.passcode_failures.load(Ordering::Relaxed),
         );
         counter(
             "medseal_rate_limited_total",

@@ -1,7 +1,7 @@
 //! Uploaded objects (shares and study contributions) and their life cycle, on top of the
 //! create-only store.
 //!
-//! An object with prefix `P` (`shares/ID` or `studies/SID/c/CID`) is stored as:
+//! An object with prefix `P` (`shares/ID`, `shl/ID` or `studies/SID/c/CID`) is stored as:
 //! - `P/meta`: JSON [`Meta`], written once at creation (hashes of its tokens, never tokens);
 //! - `P/p/NNNNNN`: part `N`, written once, each exactly `part_size` bytes except the last;
 //! - `P/complete`: written once when every part is there. Only then is the object visible;
@@ -11,6 +11,9 @@
 //!   out by a counted download; `P/rt/H/u/NN`: JSON [`ResumeUse`], one per resumed request
 //!   (its byte range, reserved before streaming); `P/rt/H/d/NN-SENT`: the bytes use `NN`
 //!   actually sent, written when it ends, so a cut resume gives back what it did not send;
+//! - `P/pc/NN` (SMART Health Links with a passcode): one marker per passcode attempt, taken
+//!   before the passcode is checked and deleted again if it was right, so the markers left are
+//!   the wrong attempts and at most `max_attempts` can ever be made, in parallel or not;
 //! - `tombs/P`: JSON [`Tomb`], the reason the object is gone. Written before its data is
 //!   deleted, so nothing half-deleted is ever served; removed by the sweeper after a while.
 
@@ -99,6 +102,40 @@ pub struct Meta {
     pub upload_token_sha256: String,
     /// SHA-256 of the revoke (share) or withdraw (contribution) token.
     pub owner_token_sha256: String,
+    /// For a SMART Health Link: its files and passcode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shl: Option<ShlInfo>,
+}
+
+/// What a SMART Health Link's metadata adds: its files, stored one after another as the
+/// object's bytes (each a compact JWE), and the hash of its passcode.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShlInfo {
+    /// The files, in order.
+    pub files: Vec<ShlFile>,
+    /// The passcode's Argon2id hash, made by the sharer's client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passcode: Option<medseal_core::shl::PasscodeHash>,
+    /// Wrong passcodes allowed over the link's life before it is disabled.
+    pub max_attempts: u32,
+}
+
+/// One file of a SMART Health Link.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShlFile {
+    /// Its manifest content type.
+    pub content_type: String,
+    /// Length of its JWE, bytes.
+    pub size: u64,
+}
+
+impl ShlInfo {
+    /// The byte range of file `n` within the object.
+    #[must_use]
+    pub fn range(&self, n: usize) -> Option<std::ops::Range<u64>> {
+        let start: u64 = self.files.iter().take(n).map(|f| f.size).sum();
+        self.files.get(n).map(|f| start..start + f.size)
+    }
 }
 
 impl Meta {
@@ -125,8 +162,12 @@ impl Meta {
 pub struct ResumeGrant {
     /// The token is refused from this time on, Unix seconds.
     pub expires_at: u64,
-    /// Bytes all requests resumed with it may fetch together: one copy of the object.
+    /// Bytes all requests resumed with it may fetch together: one copy of the object (or of
+    /// its `range`).
     pub budget: u64,
+    /// For a SMART Health Link file's `location` ticket: the only bytes it may fetch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<(u64, u64)>,
 }
 
 /// One resumed request, stored at `P/rt/H/u/NN`.
@@ -181,6 +222,21 @@ impl Object {
         Ok(Self {
             prefix: Key::new(&["studies", sid]).map_err(|_| ApiError::BadId)?,
             id: sid.to_owned(),
+        })
+    }
+
+    /// SMART Health Link `id`: 43 base64url characters, 256 random bits, as the
+    /// specification asks of a manifest URL.
+    ///
+    /// # Errors
+    /// [`ApiError::BadId`] if `id` is malformed.
+    pub fn shl(id: &str) -> ApiResult<Self> {
+        if !medseal_core::id::is_link_id(id) {
+            return Err(ApiError::BadId);
+        }
+        Ok(Self {
+            prefix: Key::new(&["shl", id]).map_err(|_| ApiError::BadId)?,
+            id: id.to_owned(),
         })
     }
 
@@ -533,20 +589,44 @@ impl Objects {
     /// # Errors
     /// On storage failure.
     pub async fn admit(&self, obj: &Object, max: u32) -> ApiResult<Option<bool>> {
-        let prefix = obj.prefix.join("dl").map_err(ApiError::from)?;
-        let taken = u32::try_from(self.store.list(&prefix).await?.len()).unwrap_or(u32::MAX);
+        Ok(self
+            .claim_marker(obj, "dl", 4, max)
+            .await?
+            .map(|n| n + 1 == max))
+    }
+
+    /// Takes the first free marker `P/DIR/N` (`N` below `max`, written with `width` digits),
+    /// returning `N`, or `None` if all are taken. Markers are created only if absent, so two
+    /// claims never get the same one, on any replica.
+    async fn claim_marker(
+        &self,
+        obj: &Object,
+        dir: &str,
+        width: usize,
+        max: u32,
+    ) -> ApiResult<Option<u32>> {
+        let prefix = obj.prefix.join(dir).map_err(ApiError::from)?;
+        let listed = self.store.list(&prefix).await?;
+        let taken: std::collections::HashSet<&str> = listed
+            .iter()
+            .filter_map(|i| i.key.segments().last())
+            .collect();
         let settle = self.store.claim_settle();
-        for n in taken.min(max)..max {
+        for n in 0..max {
+            let name = format!("{n:0width$}");
+            if taken.contains(name.as_str()) {
+                continue;
+            }
             let nonce = Bytes::from(new_token()?);
-            let key = obj.slot_key(n)?;
+            let key = obj.key(&[dir, &name])?;
             match self.store.create(&key, nonce.clone()).await {
-                Ok(()) if settle.is_zero() => return Ok(Some(n + 1 == max)),
+                Ok(()) if settle.is_zero() => return Ok(Some(n)),
                 Ok(()) => {
                     // A backend that checks and then writes may have let a concurrent claim
                     // through; after the settle time only the last writer's nonce remains.
                     tokio::time::sleep(settle).await;
                     if self.store.get(&key).await? == nonce {
-                        return Ok(Some(n + 1 == max));
+                        return Ok(Some(n));
                     }
                 }
                 Err(StoreError::AlreadyExists) => {}
@@ -554,6 +634,39 @@ impl Objects {
             }
         }
         Ok(None)
+    }
+
+    /// Takes one of a SMART Health Link's `max` passcode attempts before the passcode is
+    /// checked. Returns its number, or `None` when every attempt is spent or in flight.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub async fn claim_attempt(&self, obj: &Object, max: u32) -> ApiResult<Option<u32>> {
+        self.claim_marker(obj, "pc", 2, max).await
+    }
+
+    /// Gives back attempt `n`: the passcode was right.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub async fn release_attempt(&self, obj: &Object, n: u32) -> ApiResult<()> {
+        match self
+            .store
+            .delete(&obj.key(&["pc", &format!("{n:02}")])?)
+            .await
+        {
+            Ok(()) | Err(StoreError::NotFound) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Passcode attempts taken so far (wrong ones, and any being checked).
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub async fn attempts_taken(&self, obj: &Object) -> ApiResult<u32> {
+        let prefix = obj.prefix.join("pc").map_err(ApiError::from)?;
+        Ok(u32::try_from(self.store.list(&prefix).await?.len()).unwrap_or(u32::MAX))
     }
 
     /// Loads a complete object for a request that resumes a counted download: an object that is
@@ -604,10 +717,37 @@ impl Objects {
         meta: &Meta,
         ttl: u64,
     ) -> ApiResult<(String, u64)> {
+        self.issue_grant(obj, meta, ttl, None).await
+    }
+
+    /// Hands out a token like [`Objects::issue_resume`] that may fetch only `range` of the
+    /// object, once over: a SMART Health Link file's `location` ticket.
+    ///
+    /// # Errors
+    /// On storage failure.
+    pub async fn issue_ticket(
+        &self,
+        obj: &Object,
+        meta: &Meta,
+        ttl: u64,
+        range: std::ops::Range<u64>,
+    ) -> ApiResult<(String, u64)> {
+        self.issue_grant(obj, meta, ttl, Some((range.start, range.end)))
+            .await
+    }
+
+    async fn issue_grant(
+        &self,
+        obj: &Object,
+        meta: &Meta,
+        ttl: u64,
+        range: Option<(u64, u64)>,
+    ) -> ApiResult<(String, u64)> {
         let token = new_token()?;
         let grant = ResumeGrant {
             expires_at: now().saturating_add(ttl).min(meta.expires_at),
-            budget: meta.size,
+            budget: range.map_or(meta.size, |(a, b)| b - a),
+            range,
         };
         let body = serde_json::to_vec(&grant).map_err(|e| ApiError::Internal(e.to_string()))?;
         self.store
@@ -622,7 +762,7 @@ impl Objects {
     /// Admits one request resumed with `token` for `len` bytes: refused once the token expired,
     /// made [`MAX_RESUMES`] requests, or would fetch more than one copy of the object in all
     /// (a use that was cut off counts only the bytes it sent). Returns the use's number, to
-    /// be passed to [`Objects::resume_sent`], and the grant's expiry.
+    /// be passed to [`Objects::resume_sent`], and the grant.
     ///
     /// # Errors
     /// [`ApiError::BadResume`]; storage errors.
@@ -631,7 +771,7 @@ impl Objects {
         obj: &Object,
         token: &str,
         len: u64,
-    ) -> ApiResult<(String, u32, u64)> {
+    ) -> ApiResult<(String, u32, ResumeGrant)> {
         let hash = hash_token(token);
         let grant: ResumeGrant = match self
             .store
@@ -687,11 +827,11 @@ impl Objects {
             );
             let key = Self::resume_key(obj, &hash, &["u", &format!("{n:02}")])?;
             match self.store.create(&key, body.clone()).await {
-                Ok(()) if settle.is_zero() => return Ok((hash, n, grant.expires_at)),
+                Ok(()) if settle.is_zero() => return Ok((hash, n, grant)),
                 Ok(()) => {
                     tokio::time::sleep(settle).await;
                     if self.store.get(&key).await? == body {
-                        return Ok((hash, n, grant.expires_at));
+                        return Ok((hash, n, grant));
                     }
                 }
                 Err(StoreError::AlreadyExists) => {}

@@ -11,7 +11,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 use crate::AppState;
 
-use crate::handlers::{self, keys, ops, shares, studies};
+use crate::handlers::{self, keys, ops, shares, shl, studies};
 
 /// The error body of every failed request.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -68,6 +68,9 @@ pub const FINGERPRINT_PATTERN: &str = "^([A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]|[0-
 /// What [`crate::objects::check_id`] accepts: any 22 base64url characters.
 pub const ID_PATTERN: &str = "^[A-Za-z0-9_-]{22}$";
 
+/// What [`crate::objects::Object::shl`] accepts: any 43 base64url characters.
+pub const LINK_ID_PATTERN: &str = "^[A-Za-z0-9_-]{43}$";
+
 /// The schema of a path parameter, by name.
 fn path_parameter_schema(name: &str) -> Option<utoipa::openapi::Schema> {
     let string = ObjectBuilder::new().schema_type(Type::String);
@@ -77,6 +80,11 @@ fn path_parameter_schema(name: &str) -> Option<utoipa::openapi::Schema> {
             .min_length(Some(22))
             .max_length(Some(22))
             .description(Some("128-bit identifier: 22 base64url characters")),
+        "lid" => string
+            .pattern(Some(LINK_ID_PATTERN))
+            .min_length(Some(43))
+            .max_length(Some(43))
+            .description(Some("256-bit link identifier: 43 base64url characters")),
         "fingerprint" => string
             .pattern(Some(FINGERPRINT_PATTERN))
             .min_length(Some(43))
@@ -192,13 +200,16 @@ impl utoipa::Modify for CommonErrors {
         shares::revoke, keys::publish, keys::fetch, studies::create, studies::fetch,
         studies::contribute, studies::put_part, studies::status, studies::complete,
         studies::withdraw, studies::list, studies::download, studies::bundle,
-        ops::healthz, ops::metrics, serve,
+        ops::healthz, ops::metrics, serve, shl::config, shl::create, shl::put_part, shl::status,
+        shl::complete, shl::manifest, shl::direct, shl::file, shl::revoke,
     ),
     components(schemas(
         ErrorBody, shares::CreateShare, shares::ShareCreated, handlers::PartStored,
         handlers::UploadStatus, handlers::Completed, keys::KeyPublished, studies::SignedStudy,
         studies::StudyCreated, studies::CreateContribution, studies::ContributionCreated,
-        studies::ContributionInfo, ops::Health,
+        studies::ContributionInfo, ops::Health, shl::Config, shl::CreateShl, shl::NewShlFile,
+        shl::PasscodeBody, shl::ShlCreated, shl::ManifestRequestBody, shl::ManifestBody,
+        shl::ManifestFileBody, shl::PasscodeRefusedBody,
     )),
     modifiers(&BearerAuth, &CommonErrors),
 )]

@@ -94,6 +94,10 @@ pub fn needs_bearer(method: &axum::http::Method, path: &str) -> bool {
             | (["api", "shares", _, "upload"], &Method::GET)
             | (["api", "shares", _, "complete"], &Method::POST)
             | (["api", "shares", _], &Method::DELETE)
+            | (["api", "shl", _, "parts", _], &Method::PUT)
+            | (["api", "shl", _, "upload"], &Method::GET)
+            | (["api", "shl", _, "complete"], &Method::POST)
+            | (["api", "shl", _], &Method::DELETE)
             | (["api", "studies", _, "contributions"], &Method::GET)
             | (["api", "studies", _, "bundle"], &Method::GET)
             | (

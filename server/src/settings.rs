@@ -164,6 +164,27 @@ pub struct Settings {
     #[arg(long, env = "MEDSEAL_HSTS_MAX_AGE", default_value_t = 365 * 24 * 3600)]
     pub hsts_max_age: u64,
 
+    /// Lets the app open SMART Health Links whose manifest is on a plain-http host (the page's
+    /// Content-Security-Policy then allows `http:` connections too). For tests on loopback;
+    /// off, only https hosts (and this server) are reached.
+    #[arg(long, env = "MEDSEAL_SHL_ALLOW_HTTP", default_value_t = false)]
+    pub shl_allow_http: bool,
+
+    /// The origin this server is reached at, such as `https://medseal.example.org`, for the
+    /// absolute URLs of SMART Health Links (`location` files). Without it the request's
+    /// `Host` header is used, with `https` when `X-Forwarded-Proto: https` says so.
+    #[arg(long, env = "MEDSEAL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Largest file of a SMART Health Link (its JWE), bytes.
+    #[arg(long, env = "MEDSEAL_SHL_MAX_FILE", default_value_t = 32 * 1024 * 1024)]
+    pub shl_max_file: u64,
+
+    /// Files of a SMART Health Link up to this size are embedded in its manifest (unless the
+    /// request's `embeddedLengthMax` is smaller); larger ones are given as `location` URLs.
+    #[arg(long, env = "MEDSEAL_SHL_EMBED_MAX", default_value_t = 512 * 1024)]
+    pub shl_embed_max: u64,
+
     /// Log filter (tracing EnvFilter syntax), such as `info` or `medseal_server=debug`.
     #[arg(long, env = "MEDSEAL_LOG", default_value = "info")]
     pub log: String,

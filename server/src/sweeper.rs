@@ -47,11 +47,17 @@ pub async fn sweep(state: &AppState) -> Result<(), ApiError> {
     let t = now();
     let mut usage = 0u64;
 
-    // Shares and contributions: `shares/ID/...` and `studies/SID/c/CID/...`.
+    // Shares, links and contributions: `shares/ID/...`, `shl/ID/...` and `studies/SID/c/CID/...`.
     let mut uploads: Vec<(Object, Vec<ObjectInfo>)> = Vec::new();
     for (prefix, items) in group(store.list(&Key::new(&["shares"])?).await?, 2) {
         if let Some(id) = prefix.split('/').nth(1) {
             uploads.push((Object::share(id)?, items));
+        }
+    }
+    // SMART Health Links live and die as shares do.
+    for (prefix, items) in group(store.list(&Key::new(&["shl"])?).await?, 2) {
+        if let Some(id) = prefix.split('/').nth(1) {
+            uploads.push((Object::shl(id)?, items));
         }
     }
     let studies = group(store.list(&Key::new(&["studies"])?).await?, 2);

@@ -221,6 +221,7 @@ pub fn install_test_tools() -> Result<(), String> {
     let e2e = root().join("tests/e2e");
     if !e2e.join("node_modules/playwright-core").exists()
         || !e2e.join("node_modules/selenium-webdriver").exists()
+        || !e2e.join("node_modules/kill-the-clipboard").exists()
     {
         println!(
             "xtask: installing playwright-core and selenium-webdriver (drive the installed browsers; download none)"

@@ -25,16 +25,20 @@ fn the_specification_example_link_parses() {
         Some("Back-to-school immunizations for Oliver Brown")
     );
     // With a viewer prefix it is the same link.
-    let viewer = format!("https://viewer.example.org#{}", data("example-link.txt").trim());
+    let viewer = format!(
+        "https://viewer.example.org#{}",
+        data("example-link.txt").trim()
+    );
     assert_eq!(Link::parse(&viewer).unwrap(), link);
 }
 
 #[test]
 fn the_specification_example_jwe_decrypts_to_its_file() {
-    let key: [u8; 32] = medseal_core::id::from_b64url("rxTgYlOaKJPFtcEd0qcceN8wEU4p94SqAwIWQe6uX7Q")
-        .unwrap()
-        .try_into()
-        .unwrap();
+    let key: [u8; 32] =
+        medseal_core::id::from_b64url("rxTgYlOaKJPFtcEd0qcceN8wEU4p94SqAwIWQe6uX7Q")
+            .unwrap()
+            .try_into()
+            .unwrap();
     let opened = shl::decrypt(&key, &data("example-encrypted.jwe"), 1 << 20).unwrap();
     assert_eq!(opened.content_type.as_deref(), Some(shl::HEALTH_CARD));
     assert_eq!(
@@ -68,7 +72,10 @@ fn the_example_health_card_gives_its_bundle_unverified() {
         .iter()
         .map(|e| e["resource"]["resourceType"].as_str().unwrap())
         .collect();
-    assert_eq!(types, ["Patient", "Immunization", "Immunization", "Immunization"]);
+    assert_eq!(
+        types,
+        ["Patient", "Immunization", "Immunization", "Immunization"]
+    );
 }
 
 #[test]
@@ -84,7 +91,9 @@ fn parsing_is_lenient_where_the_specification_asks_and_strict_elsewhere() {
     assert!(link.expired(1_700_000_000) && !link.expired(1_699_999_999));
     // A newer version is refused before any request.
     assert_eq!(
-        Link::parse(&enc(&format!(r#"{{"url":"https://x.example/m","key":"{key}","v":2}}"#))),
+        Link::parse(&enc(&format!(
+            r#"{{"url":"https://x.example/m","key":"{key}","v":2}}"#
+        ))),
         Err(ShlError::NewerVersion(2))
     );
     for bad in [

@@ -18,6 +18,7 @@ use crate::objects::{Loaded, Object, Objects, token_matches};
 pub mod keys;
 pub mod ops;
 pub mod shares;
+pub mod shl;
 pub mod studies;
 
 /// Reads a whole body of at most `limit` bytes, at the pace the /api middleware set
@@ -371,10 +372,14 @@ pub async fn download(
     if is_head {
         // No content, so nothing to count.
     } else if let (Some(token), true) = (resume, meta.max_downloads > 0) {
-        let (hash, n, expires) = state.objects.claim_resume(obj, token, length).await?;
+        let (hash, n, grant) = state.objects.claim_resume(obj, token, length).await?;
+        if grant.range.is_some() {
+            // A SMART Health Link file's ticket, not a download's resume token.
+            return Err(ApiError::BadResume);
+        }
         resumed = Some((hash, n));
         // A used-up object's data goes when the counted download's token expires.
-        keep_until = expires;
+        keep_until = grant.expires_at;
     } else {
         if meta.max_downloads > 0 {
             match state.objects.admit(obj, meta.max_downloads).await? {
@@ -408,42 +413,14 @@ pub async fn download(
         drop(lease);
         Body::empty()
     } else {
-        let mut guard = StreamGuard {
-            lease,
-            objects: state.objects.clone(),
-            obj: obj.clone(),
-            sent: 0,
-            // Only the whole object, sent whole, needs no resume.
-            total: if served.start == 0 && served.end == meta.size {
-                length
-            } else {
-                u64::MAX
-            },
-            keep_until,
-            resumed,
+        // Only the whole object, sent whole, needs no resume.
+        let total = if served.start == 0 && served.end == meta.size {
+            length
+        } else {
+            u64::MAX
         };
-        let metrics = std::sync::Arc::clone(&state.metrics);
-        let stream =
-            state
-                .objects
-                .stream(obj, &meta, served.clone())
-                .map(move |chunk| match chunk {
-                    Ok(bytes) => {
-                        // Through a reference to the whole guard, so the closure owns it (a
-                        // field alone would be captured as a copy and the guard dropped at once).
-                        let guard: &mut StreamGuard = &mut guard;
-                        guard.sent += bytes.len() as u64;
-                        metrics
-                            .bytes_out
-                            .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                        Ok(bytes)
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "download stream failed");
-                        Err(std::io::Error::other("storage failed during download"))
-                    }
-                });
-        Body::from_stream(stream)
+        let guard = StreamGuard::new(lease, &state.objects, obj, total, keep_until, resumed);
+        stream_body(state, obj, &meta, served.clone(), guard)
     };
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
@@ -475,9 +452,41 @@ pub async fn download(
     Ok(response)
 }
 
+/// The body of a download: `served` of the object, counted in the metrics, with `guard`
+/// living as long as the stream.
+pub(crate) fn stream_body(
+    state: &AppState,
+    obj: &Object,
+    meta: &crate::objects::Meta,
+    served: Range<u64>,
+    mut guard: StreamGuard,
+) -> Body {
+    let metrics = std::sync::Arc::clone(&state.metrics);
+    let stream = state
+        .objects
+        .stream(obj, meta, served)
+        .map(move |chunk| match chunk {
+            Ok(bytes) => {
+                // Through a reference to the whole guard, so the closure owns it (a field
+                // alone would be captured as a copy and the guard dropped at once).
+                let guard: &mut StreamGuard = &mut guard;
+                guard.sent += bytes.len() as u64;
+                metrics
+                    .bytes_out
+                    .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                Ok(bytes)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "download stream failed");
+                Err(std::io::Error::other("storage failed during download"))
+            }
+        });
+    Body::from_stream(stream)
+}
+
 /// Lives as long as a download stream: keeps the object's data while a cut-off stream may be
 /// resumed, and records the bytes a resumed request sent.
-struct StreamGuard {
+pub(crate) struct StreamGuard {
     lease: crate::objects::Lease,
     objects: Objects,
     obj: Object,
@@ -485,6 +494,29 @@ struct StreamGuard {
     total: u64,
     keep_until: u64,
     resumed: Option<(String, u32)>,
+}
+
+impl StreamGuard {
+    /// A guard for a stream of `total` bytes (`u64::MAX`: a part, never "sent whole"), keeping
+    /// the data until `keep_until` if cut off, recording the bytes of resumed use `resumed`.
+    pub(crate) fn new(
+        lease: crate::objects::Lease,
+        objects: &Objects,
+        obj: &Object,
+        total: u64,
+        keep_until: u64,
+        resumed: Option<(String, u32)>,
+    ) -> Self {
+        Self {
+            lease,
+            objects: objects.clone(),
+            obj: obj.clone(),
+            sent: 0,
+            total,
+            keep_until,
+            resumed,
+        }
+    }
 }
 
 impl Drop for StreamGuard {

@@ -117,6 +117,7 @@ pub async fn create(
         max_downloads: req.max_downloads,
         upload_token_sha256: hash_token(&upload_token),
         owner_token_sha256: hash_token(&revoke_token),
+        shl: None,
     };
     let obj = Object::share(&id)?;
     state.objects.create_meta(&obj, &meta).await?;

@@ -325,6 +325,7 @@ pub async fn contribute(
         max_downloads: 0,
         upload_token_sha256: hash_token(&upload_token),
         owner_token_sha256: hash_token(&withdraw_token),
+        shl: None,
     };
     let obj = Object::contribution(&sid, &id)?;
     state.objects.create_meta(&obj, &meta).await?;

@@ -22,5 +22,6 @@ mod http;
 mod load;
 mod openapi;
 mod s3;
+mod shl;
 mod studies;
 mod support;
