@@ -183,40 +183,7 @@ impl Server {
         })?;
         let base = format!("api/studies/{sid}/contributions/{}", created.id);
         let upload = || -> Result<(), Failure> {
-            let part_size = usize::try_from(created.part_size.max(1)).unwrap_or(usize::MAX);
-            let parts: Vec<&[u8]> = if ciphertext.is_empty() {
-                vec![&[]]
-            } else {
-                ciphertext.chunks(part_size).collect()
-            };
-            for (index, part) in parts.into_iter().enumerate() {
-                let url = self.url(&format!("{base}/parts/{index}"))?;
-                let mut attempt = 0u32;
-                loop {
-                    let request = self
-                        .client
-                        .put(url.clone())
-                        .bearer_auth(&created.upload_token)
-                        .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                        .body(part.to_vec());
-                    match self.send(request) {
-                        Ok(_) => break,
-                        // As the browser: a lost connection is retried; sending a stored part
-                        // again with the same bytes succeeds.
-                        Err(f) if f.status.is_none() && attempt < 3 => {
-                            attempt += 1;
-                            std::thread::sleep(Duration::from_millis(500 * u64::from(attempt)));
-                        }
-                        Err(f) => return Err(f),
-                    }
-                }
-            }
-            self.send(
-                self.client
-                    .post(self.url(&format!("{base}/complete"))?)
-                    .bearer_auth(&created.upload_token),
-            )?;
-            Ok(())
+            self.upload_parts(&base, &created.upload_token, ciphertext, created.part_size)
         };
         if let Err(f) = upload() {
             if let Ok(url) = self.url(&base) {
@@ -230,6 +197,140 @@ impl Server {
         }
         Ok((created.id, created.withdraw_token))
     }
+}
+
+impl Server {
+    /// Sends `bytes` as the parts of the upload at `base` (`api/.../ID`), then completes it:
+    /// the same calls as the browser. A lost connection is retried; sending a stored part again
+    /// with the same bytes succeeds.
+    fn upload_parts(
+        &self,
+        base: &str,
+        token: &str,
+        bytes: &[u8],
+        part_size: u64,
+    ) -> Result<(), Failure> {
+        let part_size = usize::try_from(part_size.max(1)).unwrap_or(usize::MAX);
+        let parts: Vec<&[u8]> = if bytes.is_empty() {
+            vec![&[]]
+        } else {
+            bytes.chunks(part_size).collect()
+        };
+        for (index, part) in parts.into_iter().enumerate() {
+            let url = self.url(&format!("{base}/parts/{index}"))?;
+            let mut attempt = 0u32;
+            loop {
+                let request = self
+                    .client
+                    .put(url.clone())
+                    .bearer_auth(token)
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(part.to_vec());
+                match self.send(request) {
+                    Ok(_) => break,
+                    Err(f) if f.status.is_none() && attempt < 3 => {
+                        attempt += 1;
+                        std::thread::sleep(Duration::from_millis(500 * u64::from(attempt)));
+                    }
+                    Err(f) => return Err(f),
+                }
+            }
+        }
+        self.send(
+            self.client
+                .post(self.url(&format!("{base}/complete"))?)
+                .bearer_auth(token),
+        )?;
+        Ok(())
+    }
+
+    /// `POST path` with a JSON body; the JSON answer, parsed.
+    fn post_small<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, Failure> {
+        let response = self.send(self.client.post(self.url(path)?).json(body))?;
+        let bytes = read_bounded(response, MAX_SMALL_BODY, "the server's answer")
+            .map_err(|e| self.body_failure(e))?;
+        serde_json::from_slice(&bytes).map_err(|e| Failure {
+            status: None,
+            code: "bad_answer".into(),
+            message: format!("the server's answer to {path} is not readable: {e}"),
+        })
+    }
+
+    /// `GET /api/config`: the limits this server puts on new links.
+    pub fn config(&self) -> Result<ServerConfig, Failure> {
+        let bytes = self.get_small("api/config", None)?;
+        serde_json::from_slice(&bytes).map_err(|e| Failure {
+            status: None,
+            code: "bad_answer".into(),
+            message: format!(
+                "{} does not describe its limits (is it a MedSeal server new enough for SMART Health Links?): {e}",
+                self.origin()
+            ),
+        })
+    }
+
+    /// Hosts a SMART Health Link: `POST /api/shl` with the files' sizes and the passcode hash,
+    /// then the files (their JWEs one after the other) as parts, then completion. If a step
+    /// fails after the link was created, it is revoked (best effort).
+    pub fn host_link(
+        &self,
+        request: &serde_json::Value,
+        files: &[u8],
+    ) -> Result<ShlCreated, Failure> {
+        let created: ShlCreated = self.post_small("api/shl", request)?;
+        let base = format!("api/shl/{}", created.id);
+        if let Err(f) = self.upload_parts(&base, &created.upload_token, files, created.part_size) {
+            if let Ok(url) = self.url(&base) {
+                let _ = self
+                    .client
+                    .delete(url)
+                    .bearer_auth(&created.revoke_token)
+                    .send();
+            }
+            return Err(f);
+        }
+        Ok(created)
+    }
+
+    /// `DELETE /api/shl/{lid}` with the revoke token.
+    pub fn revoke_link(&self, lid: &str, token: &str) -> Result<(), Failure> {
+        self.send(
+            self.client
+                .delete(self.url(&format!("api/shl/{lid}"))?)
+                .bearer_auth(token),
+        )?;
+        Ok(())
+    }
+}
+
+/// What `GET /api/config` tells of a server's limits.
+#[derive(Debug, serde::Deserialize)]
+pub struct ServerConfig {
+    /// Largest file (its JWE) of a SMART Health Link, in bytes.
+    pub shl_max_file: u64,
+    /// Longest life of a link, in seconds.
+    pub max_expiry: u64,
+    /// Most downloads (manifest requests) a link may allow.
+    pub max_downloads: u32,
+}
+
+/// The server's answer to a new SMART Health Link.
+#[derive(Debug, serde::Deserialize)]
+pub struct ShlCreated {
+    /// The link's id.
+    pub id: String,
+    /// The manifest path on the server.
+    pub path: String,
+    upload_token: String,
+    /// Deletes the link.
+    pub revoke_token: String,
+    part_size: u64,
+    /// Expiry, Unix seconds.
+    pub expires_at: u64,
 }
 
 enum BodyError {

@@ -14,6 +14,7 @@ mod http;
 mod io;
 mod keys;
 mod mask;
+mod shl;
 
 #[derive(Parser)]
 #[command(
@@ -160,10 +161,82 @@ enum Command {
         #[arg(long, value_name = "F")]
         secret_file: PathBuf,
     },
+    /// SMART Health Links: share FHIR records as a `shlink:/` link any SMART Health Link viewer
+    /// opens, and open links from any host.
+    #[command(subcommand)]
+    Shl(ShlCommand),
     /// Print the fingerprint of a public or private key (PEM file, or `-` for stdin).
     Fingerprint {
         /// The key file.
         key: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShlCommand {
+    /// Encrypt FHIR JSON or SMART Health Card files with a new link key (the key and the
+    /// passcode stay here: the server gets ciphertext and the passcode's Argon2id hash), host
+    /// them on a MedSeal server and print the link (`VIEWER/#shlink:/...`) on stdout.
+    Create {
+        /// The files, in order (1 to 16).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The MedSeal server that hosts the link (https://host).
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// Protect the link with the passcode in the first line of this file (flag P).
+        #[arg(long, value_name = "F")]
+        passcode_file: Option<PathBuf>,
+        /// Wrong passcodes allowed before the link is disabled (server default 10).
+        #[arg(long, value_name = "N", requires = "passcode_file")]
+        max_attempts: Option<u32>,
+        /// Seconds until the link expires (default a week, or the server's limit).
+        #[arg(long, value_name = "SECONDS")]
+        expires_in: Option<u64>,
+        /// Manifest requests the link answers (default 10, or the server's limit).
+        #[arg(long, value_name = "N")]
+        max_downloads: Option<u32>,
+        /// A short description shown to whoever opens the link (at most 80 characters).
+        #[arg(long)]
+        label: Option<String>,
+        /// Flag U: one file, fetched directly with no manifest and no passcode.
+        #[arg(long, conflicts_with = "passcode_file")]
+        direct: bool,
+        /// The viewer page the printed link opens in (default: the server's own).
+        #[arg(long, value_name = "URL")]
+        viewer: Option<String>,
+        /// Write the revoke token to this file (mode 0600) instead of stderr.
+        #[arg(long, value_name = "F")]
+        revoke_token_file: Option<PathBuf>,
+    },
+    /// Open a SMART Health Link from any host: request its manifest (or its single file, flag
+    /// U), decrypt every file with the link's key and write each, byte for byte, to OUTPUT as
+    /// `shl-file-N.json` (or `.smart-health-card`). Health cards are read without verifying
+    /// their signatures.
+    Open {
+        /// The link (`shlink:/...` or `https://viewer/#shlink:/...`), or `-` for stdin. A
+        /// link does not begin with `-`, so none is mistaken for a flag.
+        link: String,
+        /// The folder to write the files to (made if missing).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// The passcode, in the first line of this file (links with flag P).
+        #[arg(long, value_name = "F")]
+        passcode_file: Option<PathBuf>,
+        /// Who is opening the link, sent to the host for the sharer to see.
+        #[arg(long, default_value = "medseal-cli")]
+        recipient: String,
+        /// Also follow plain http:// links (a test host on localhost).
+        #[arg(long, env = "MEDSEAL_SHL_ALLOW_HTTP")]
+        allow_http: bool,
+    },
+    /// Revoke a MedSeal-hosted link: it answers 404 from then on.
+    Revoke {
+        /// The link, or its url (https://host/api/shl/ID).
+        link: String,
+        /// The file holding the revoke token `create` gave.
+        #[arg(long, value_name = "F")]
+        token_file: PathBuf,
     },
 }
 
@@ -232,6 +305,43 @@ fn main() -> ExitCode {
             secret_file: &secret_file,
             files: &files,
         }),
+        Command::Shl(ShlCommand::Create {
+            files,
+            server,
+            passcode_file,
+            max_attempts,
+            expires_in,
+            max_downloads,
+            label,
+            direct,
+            viewer,
+            revoke_token_file,
+        }) => shl::create(&shl::Create {
+            server: &server,
+            files: &files,
+            passcode_file: passcode_file.as_deref(),
+            max_attempts,
+            expires_in,
+            max_downloads,
+            label: label.as_deref(),
+            direct,
+            viewer: viewer.as_deref(),
+            revoke_token_file: revoke_token_file.as_deref(),
+        }),
+        Command::Shl(ShlCommand::Open {
+            link,
+            output,
+            passcode_file,
+            recipient,
+            allow_http,
+        }) => shl::open(&shl::Open {
+            link: &link,
+            output: &output,
+            passcode_file: passcode_file.as_deref(),
+            recipient: &recipient,
+            allow_http,
+        }),
+        Command::Shl(ShlCommand::Revoke { link, token_file }) => shl::revoke(&link, &token_file),
         Command::Keygen { output, bits } => keys::keygen(&output, bits),
         Command::Fingerprint { key } => keys::fingerprint(&key),
         Command::Mask {
