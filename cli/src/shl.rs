@@ -60,32 +60,14 @@ pub struct Create<'a> {
     pub revoke_token_file: Option<&'a Path>,
 }
 
-/// The content type of a file to share: FHIR JSON (a resource with `resourceType`) or a SMART
-/// Health Card file (`verifiableCredential`).
+/// The content type of a file to share: FHIR JSON or a SMART Health Card file.
 fn content_type_of(path: &Path, bytes: &[u8]) -> Result<&'static str, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|_| {
+    core_shl::content_type_of(bytes).ok_or_else(|| {
         format!(
-            "{}: not JSON; a SMART Health Link carries FHIR JSON or SMART Health Card files",
+            "{}: neither a FHIR JSON resource nor a SMART Health Card file; a SMART Health Link carries only those (share it as a MedSeal link instead)",
             path.display()
         )
-    })?;
-    if value.get("resourceType").and_then(Value::as_str).is_some() {
-        Ok(core_shl::FHIR_JSON)
-    } else if value
-        .get("verifiableCredential")
-        .and_then(Value::as_array)
-        .is_some()
-    {
-        // The same reader as `open`: a file a viewer could not read is refused here.
-        core_shl::read_fhir(core_shl::HEALTH_CARD, bytes)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(core_shl::HEALTH_CARD)
-    } else {
-        Err(format!(
-            "{}: neither a FHIR resource (no resourceType) nor a SMART Health Card file (no verifiableCredential)",
-            path.display()
-        ))
-    }
+    })
 }
 
 fn read_passcode(path: &Path) -> Result<Zeroizing<String>, String> {

@@ -679,6 +679,21 @@ pub fn read_fhir(content_type: &str, plaintext: &[u8]) -> Result<Vec<FhirContent
     }
 }
 
+/// The content type a file gets in a link MedSeal makes: FHIR JSON (a JSON object with a
+/// `resourceType`) or a SMART Health Card file (whose `verifiableCredential` cards all read).
+/// `None` for anything else, which a SMART Health Link cannot carry.
+#[must_use]
+pub fn content_type_of(bytes: &[u8]) -> Option<&'static str> {
+    let value: Value = serde_json::from_slice(bytes).ok()?;
+    if value.get("resourceType").and_then(Value::as_str).is_some() {
+        Some(FHIR_JSON)
+    } else if value.get("verifiableCredential").is_some() {
+        read_fhir(HEALTH_CARD, bytes).ok().map(|_| HEALTH_CARD)
+    } else {
+        None
+    }
+}
+
 /// Most bytes a health card's payload may inflate to.
 const CARD_MAX: usize = 4 << 20;
 

@@ -16,7 +16,7 @@ pub struct ApiFailure {
 }
 
 impl ApiFailure {
-    fn network() -> Self {
+    pub(crate) fn network() -> Self {
         Self {
             code: "network".into(),
             message:
@@ -26,7 +26,7 @@ impl ApiFailure {
     }
 }
 
-async fn failure(response: Response) -> ApiFailure {
+pub(crate) async fn failure(response: Response) -> ApiFailure {
     let status = response.status();
     match response.json::<medseal_core::wire::ApiError>().await {
         Ok(body) => ApiFailure {
@@ -83,11 +83,34 @@ pub async fn upload_share(
     }
     let upload: ShareUpload = response.json().await.map_err(|_| ApiFailure::network())?;
     let bearer = format!("Bearer {}", upload.upload_token);
-    let part_size = usize::try_from(upload.part_size.max(1)).unwrap_or(usize::MAX);
-    let parts: Vec<&[u8]> = if ciphertext.is_empty() {
+    let base = format!("/api/shares/{}", upload.id);
+    send_parts(
+        &base,
+        ciphertext,
+        upload.part_size,
+        &bearer,
+        progress,
+        cancelled,
+    )
+    .await?;
+    Ok(upload)
+}
+
+/// Sends `bytes` as the parts of the upload at `base` (`/api/shares/ID`, `/api/shl/ID`), then
+/// completes it. `progress` gets the fraction sent after each part.
+pub async fn send_parts(
+    base: &str,
+    bytes: &[u8],
+    part_size: u64,
+    bearer: &str,
+    progress: impl Fn(f64),
+    cancelled: &Rc<Cell<bool>>,
+) -> Result<(), ApiFailure> {
+    let part_size = usize::try_from(part_size.max(1)).unwrap_or(usize::MAX);
+    let parts: Vec<&[u8]> = if bytes.is_empty() {
         vec![&[][..]]
     } else {
-        ciphertext.chunks(part_size).collect()
+        bytes.chunks(part_size).collect()
     };
     let total = parts.len();
     for (index, part) in parts.into_iter().enumerate() {
@@ -100,7 +123,7 @@ pub async fn upload_share(
         // A dropped connection costs one part, not the upload: try the part again a few times.
         let mut attempt = 0;
         loop {
-            match put_part(&upload.id, index, part, &bearer).await {
+            match put_part(base, index, part, bearer).await {
                 Ok(()) => break,
                 Err(failure) if failure.code == "network" && attempt < 3 => {
                     attempt += 1;
@@ -111,20 +134,20 @@ pub async fn upload_share(
         }
         progress((index + 1) as f64 / total as f64);
     }
-    let response = Request::post(&format!("/api/shares/{}/complete", upload.id))
-        .header("Authorization", &bearer)
+    let response = Request::post(&format!("{base}/complete"))
+        .header("Authorization", bearer)
         .send()
         .await
         .map_err(|_| ApiFailure::network())?;
     if !response.ok() {
         return Err(failure(response).await);
     }
-    Ok(upload)
+    Ok(())
 }
 
-async fn put_part(id: &str, index: usize, part: &[u8], bearer: &str) -> Result<(), ApiFailure> {
+async fn put_part(base: &str, index: usize, part: &[u8], bearer: &str) -> Result<(), ApiFailure> {
     let array = js_sys::Uint8Array::from(part);
-    let response = Request::put(&format!("/api/shares/{id}/parts/{index}"))
+    let response = Request::put(&format!("{base}/parts/{index}"))
         .header("Authorization", bearer)
         .header("Content-Type", "application/octet-stream")
         .body(array)
@@ -141,7 +164,16 @@ async fn put_part(id: &str, index: usize, part: &[u8], bearer: &str) -> Result<(
 
 /// Deletes a share with its revoke token.
 pub async fn revoke_share(id: &str, revoke_token: &str) -> Result<(), ApiFailure> {
-    let response = Request::delete(&format!("/api/shares/{id}"))
+    revoke_at(&format!("/api/shares/{id}"), revoke_token).await
+}
+
+/// Deletes a SMART Health Link hosted here with its revoke token.
+pub async fn revoke_shl(id: &str, revoke_token: &str) -> Result<(), ApiFailure> {
+    revoke_at(&format!("/api/shl/{id}"), revoke_token).await
+}
+
+async fn revoke_at(path: &str, revoke_token: &str) -> Result<(), ApiFailure> {
+    let response = Request::delete(path)
         .header("Authorization", &format!("Bearer {revoke_token}"))
         .send()
         .await

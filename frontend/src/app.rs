@@ -11,7 +11,7 @@ use crate::pages::{
     study_new::StudyNewPage,
     withdraw::WithdrawPage,
 };
-use crate::pages::{open::OpenPage, revoke::RevokePage, share::SharePage};
+use crate::pages::{open::OpenPage, revoke::RevokePage, share::SharePage, shl_open::ShlOpenPage};
 
 /// The pages of the app, parsed from `location.pathname`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +22,11 @@ pub enum Route {
     Open { id: String },
     /// `/revoke/{id}`: the patient's private page that deletes a share.
     Revoke { id: String },
+    /// `/revoke/shl/{id}`: the same for a SMART Health Link hosted here.
+    RevokeShl { id: String },
+    /// `/open`: paste a SMART Health Link or a MedSeal link. `/` with a `#shlink:/` fragment
+    /// opens that link.
+    OpenLink,
     /// `/keys`: the key manager.
     Keys,
     /// `/study/new`: a researcher creates a study.
@@ -53,6 +58,10 @@ impl Route {
             ["revoke", id] if medseal_core::id::is_object_id(id) => Self::Revoke {
                 id: (*id).to_owned(),
             },
+            ["revoke", "shl", id] if medseal_core::id::is_link_id(id) => Self::RevokeShl {
+                id: (*id).to_owned(),
+            },
+            ["open"] => Self::OpenLink,
             ["keys"] => Self::Keys,
             ["study", "new"] => Self::StudyNew,
             ["study", id] if medseal_core::id::is_object_id(id) => Self::StudyAdmin {
@@ -84,7 +93,12 @@ impl Route {
 
 #[function_component(App)]
 pub fn app() -> Html {
-    let route = Route::from_path(&crate::browser::pathname());
+    let mut route = Route::from_path(&crate::browser::pathname());
+    // A SMART Health Link opens on the viewer's address with the link in the fragment
+    // (`https://medseal.example/#shlink:/...`).
+    if route == Route::Share && crate::browser::fragment_has(medseal_core::shl::SCHEME) {
+        route = Route::OpenLink;
+    }
     // Opened files a closed tab left on disk go as soon as the app starts again.
     use_effect_with((), |()| {
         wasm_bindgen_futures::spawn_local(crate::opfs::sweep_unused());
@@ -103,7 +117,9 @@ pub fn app() -> Html {
         match route {
             Route::Share => html! { <SharePage /> },
             Route::Open { id } => html! { <OpenPage {id} /> },
-            Route::Revoke { id } => html! { <RevokePage {id} /> },
+            Route::Revoke { id } => html! { <RevokePage {id} shl={false} /> },
+            Route::RevokeShl { id } => html! { <RevokePage {id} shl={true} /> },
+            Route::OpenLink => html! { <ShlOpenPage /> },
             Route::Keys => html! { <KeysPage /> },
             Route::StudyNew => html! { <StudyNewPage /> },
             Route::StudyAdmin { id } => html! { <StudyAdminPage {id} /> },
@@ -127,6 +143,7 @@ pub fn app() -> Html {
                 <span class="tagline">{ "Records sealed in your browser. The server sees only ciphertext." }</span>
                 <nav class="top-nav">
                     <a href="/">{ "Share" }</a>{ " · " }
+                    <a href="/open" data-testid="nav-open">{ "Open a link" }</a>{ " · " }
                     <a href="/keys" data-testid="nav-keys">{ "Keys" }</a>{ " · " }
                     <a href="/study/new" data-testid="nav-new-study">{ "New study" }</a>
                 </nav>

@@ -44,6 +44,11 @@ pub fn origin() -> String {
     window().location().origin().unwrap_or_default()
 }
 
+/// True if the fragment contains `needle` (read without removing it).
+pub fn fragment_has(needle: &str) -> bool {
+    window().location().hash().is_ok_and(|h| h.contains(needle))
+}
+
 /// Reads the fragment (without `#`) and removes it from the address bar and the history entry,
 /// so the secret it carries is not left on screen or in the browser's history.
 pub fn take_fragment() -> String {

@@ -13,6 +13,7 @@ mod mask_preview;
 #[allow(dead_code)] // the worker's half (DiskFile) is unused here
 mod opfs;
 mod pages;
+mod shl;
 mod study_ui;
 mod worker;
 

@@ -44,7 +44,9 @@ function readBody(req) {
 
 function send(res, status, body, contentType = 'application/json') {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
+  // Viewers are web pages on other origins (MedSeal's among them): the host allows any origin,
+  // as hosts of SMART Health Links must for browser viewers.
+  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'access-control-allow-origin': '*' });
   res.end(text);
 }
 
@@ -133,6 +135,15 @@ export async function startPeerHost({ passcodeAttempts = 3 } = {}) {
       const rawBody = await readBody(req);
       requests.push({ method: req.method, url: req.url, headers: { ...req.headers }, body: rawBody });
       const url = new URL(req.url, origin);
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, {
+          'access-control-allow-origin': '*',
+          'access-control-allow-methods': 'GET, POST',
+          'access-control-allow-headers': 'content-type',
+          'access-control-max-age': '600',
+        });
+        return res.end();
+      }
 
       if (url.pathname.startsWith('/files/')) {
         const path = url.pathname.slice('/files/'.length);

@@ -8,8 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, before, after } from 'node:test';
 import { promisify } from 'node:util';
+import { inflateRawSync } from 'node:zlib';
 
-import { repo, startServer } from './lib.mjs';
+import { launchBrowser, newPage, repo, startRecordingProxy, startServer } from './lib.mjs';
 import { fixture } from './study-lib.mjs';
 import { startPeerHost, resolveWithPeer } from './shl-peer.mjs';
 
@@ -18,6 +19,8 @@ const cli = process.env.MEDSEAL_CLI_BIN ?? path.join(repo, 'target/debug/medseal
 const work = mkdtempSync(path.join(os.tmpdir(), 'medseal-shl-'));
 let server;
 let peer;
+let proxy;
+let browser;
 
 // A Synthea bundle (hundreds of kilobytes: served by location) and a small resource (embedded).
 const bundle = JSON.parse(readFileSync(fixture('Antonia30').file, 'utf8'));
@@ -56,12 +59,48 @@ before(async () => {
   assert.ok(existsSync(cli), `no medseal binary at ${cli} (cargo build -p medseal-cli)`);
   server = await startServer(['--shl-allow-http', '--shl-embed-max', '8192']);
   peer = await startPeerHost({ passcodeAttempts: 3 });
+  proxy = await startRecordingProxy(server.url);
+  browser = await launchBrowser();
 });
 
 after(async () => {
+  await browser?.close();
+  await proxy?.close();
   await server?.stop();
   await peer?.close();
 });
+
+/** Every byte the MedSeal server received through the proxy, with where it was. */
+function received() {
+  return proxy.records.map((r) => ({ where: `${r.method} ${r.url}`, text: `${r.url}\n${JSON.stringify(r.headers)}\n${r.body.toString('latin1')}` }));
+}
+
+function keyOf(uri) {
+  return payload(uri).key;
+}
+
+/** Opens a link in a fresh page of the app and waits until the record or an error shows. */
+async function openInApp(uri, { passcode } = {}) {
+  const page = await newPage(browser);
+  const bare = uri.slice(uri.indexOf('shlink:/'));
+  await page.goto(`${proxy.url}/#${bare}`);
+  if (passcode !== undefined) {
+    await page.getByTestId('password-input').fill(passcode);
+    await page.getByTestId('password-submit').click();
+  }
+  await page.locator('.opened, [data-testid="error"]').first().waitFor({ timeout: 30_000 });
+  return page;
+}
+
+async function downloads(page) {
+  const out = [];
+  const buttons = page.getByTestId('download-original');
+  for (let i = 0; i < await buttons.count(); i++) {
+    const [download] = await Promise.all([page.waitForEvent('download'), buttons.nth(i).click()]);
+    out.push(JSON.parse(readFileSync(await download.path(), 'utf8')));
+  }
+  return out;
+}
 
 test('kill-the-clipboard resolves a MedSeal link to the exact FHIR, one file embedded and one by location', async () => {
   const link = await createWithCli([file('bundle.json', bundle), file('small.json', small)], ['--label', 'Records for Dr. Osei']);
@@ -170,4 +209,123 @@ test('the medseal CLI: wrong passcodes say how many attempts are left, plain htt
   peer.revoke(plain);
   const gone = await medseal(['shl', 'open', plain, '-o', path.join(work, 'plain'), '--allow-http'], { ok: false });
   assert.match(gone.stderr, /no longer active/);
+});
+
+test('the browser opens kill-the-clipboard links (compressed or not, embedded or by location, U) with the label, and the key never reaches MedSeal', async () => {
+  const cases = [
+    [{ resources: [bundle, small], compress: true, label: 'Peer record for Dr. Osei' }, [bundle, small]],
+    [{ resources: [bundle], compress: false, embedded: false }, [bundle]],
+    [{ resources: [small], direct: true }, [small]],
+  ];
+  for (const [options, expected] of cases) {
+    const uri = await peer.createLink(options);
+    const page = await openInApp(uri);
+    assert.equal(await page.getByTestId('error').count(), 0, await page.locator('main').innerText());
+    assert.ok(!(await page.evaluate(() => location.href)).includes('shlink'), 'the link is cleared from the address bar');
+    if (options.label) assert.equal(await page.getByTestId('shl-label').innerText(), options.label);
+    await page.getByText('Ruelas').first().waitFor();
+    assert.deepEqual(await downloads(page), expected);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+    for (const r of received()) assert.ok(!r.text.includes(keyOf(uri)), `the link's key reached MedSeal in ${r.where}`);
+  }
+  // Nor did the link's host hear of MedSeal's page: no referrer carries a fragment.
+  assert.ok(peer.requests.every((r) => !String(r.headers.referer ?? '').includes('shlink')));
+});
+
+test('the browser asks for a peer link\'s passcode, shows the attempts left after a wrong one, and opens with the right one', async () => {
+  const uri = await peer.createLink({ resources: [small], passcode: 'correct horse' });
+  const page = await openInApp(uri, { passcode: 'wrong horse' });
+  await page.getByText('2 attempts left').waitFor();
+  assert.equal(peer.inspect(uri).remainingAttempts, 2);
+  await page.getByTestId('password-input').fill('correct horse');
+  await page.getByTestId('password-submit').click();
+  await page.locator('.opened').waitFor({ timeout: 30_000 });
+  assert.deepEqual(await downloads(page), [small]);
+  await page.context().close();
+});
+
+test('a shlink:/ pasted on the open page opens; a health card says its signature is not verified', async () => {
+  const uri = await peer.createLink({ healthCards: [card.verifiableCredential[0]] });
+  const page = await newPage(browser);
+  await page.goto(`${proxy.url}/open`);
+  await page.getByTestId('link-input').fill(uri);
+  await page.getByTestId('link-open').click();
+  await page.locator('.opened').waitFor({ timeout: 30_000 });
+  const note = await page.getByTestId('shc-unverified').innerText();
+  assert.match(note, /signature not verified/);
+  const jws = card.verifiableCredential[0];
+  const vc = JSON.parse(inflateRawSync(Buffer.from(jws.split('.')[1], 'base64url')).toString('utf8'));
+  assert.ok(note.includes(vc.iss), `the note names the issuer: ${note}`);
+  assert.deepEqual(await downloads(page), [vc.vc.credentialSubject.fhirBundle]);
+  await page.context().close();
+  // Garbage is refused in words.
+  const bad = await newPage(browser);
+  await bad.goto(`${proxy.url}/open`);
+  await bad.getByTestId('link-input').fill('shlink:/not-a-payload');
+  await bad.getByTestId('link-open').click();
+  await bad.getByTestId('error').waitFor();
+  await bad.context().close();
+});
+
+test('the share page makes a SMART Health Link: kill-the-clipboard resolves it to the exact FHIR, and the server gets neither key, passcode nor record', async () => {
+  const page = await newPage(browser);
+  await page.goto(`${proxy.url}/`);
+  const files = [file('share-bundle.json', bundle), file('share-small.json', small)];
+  await page.getByTestId('file-input').setInputFiles(files);
+  await page.getByTestId('format-shl').check();
+  await page.getByTestId('shl-passcode').fill('river stone 7');
+  await page.getByTestId('share-button').click();
+  const box = page.getByTestId('share-link');
+  await box.waitFor({ timeout: 60_000 });
+  const link = await box.inputValue();
+  assert.ok(link.startsWith(`${proxy.url}/#shlink:/`), link);
+  assert.equal(payload(link).flag, 'P');
+  await page.getByTestId('qr-code').waitFor();
+  const revoke = await page.getByTestId('revoke-link').getAttribute('href');
+  await page.context().close();
+
+  const wrong = await resolveWithPeer(link, { passcode: 'river stone 8' });
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.remainingAttempts, 9);
+  const r = await resolveWithPeer(link, { passcode: 'river stone 7' });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(r.fhir, [bundle, small]);
+  // MedSeal's own viewer opens it too.
+  const doctor = await openInApp(link, { passcode: 'river stone 7' });
+  assert.deepEqual(await downloads(doctor), [bundle, small]);
+  await doctor.context().close();
+
+  const key = keyOf(link);
+  for (const rec of received()) {
+    assert.ok(!rec.text.includes(key), `the key reached the server in ${rec.where}`);
+    assert.ok(!rec.text.includes('Ruelas'), `the record's plaintext reached the server in ${rec.where}`);
+    if (rec.text.includes('river stone')) {
+      assert.match(rec.where, /^POST \/api\/shl\/[A-Za-z0-9_-]{43}$/, `a passcode reached the server outside a manifest request: ${rec.where}`);
+    }
+  }
+  // The revoke page deletes it: the link answers 404 from then on.
+  const owner = await newPage(browser);
+  await owner.goto(revoke);
+  await owner.getByTestId('revoke-button').click();
+  await owner.getByTestId('revoked').waitFor();
+  await owner.context().close();
+  const gone = await resolveWithPeer(link, { passcode: 'river stone 7' });
+  assert.equal(gone.status, 404);
+});
+
+test('a file that is not FHIR does not fit a SMART Health Link: the page says so and offers the MedSeal link', async () => {
+  const page = await newPage(browser);
+  await page.goto(`${proxy.url}/`);
+  await page.getByTestId('file-input').setInputFiles([file('notes.txt', 'Seen today for a cough.\n')]);
+  await page.getByTestId('format-shl').check();
+  await page.getByTestId('share-button').click();
+  const notice = page.getByTestId('shl-not-fit');
+  await notice.waitFor({ timeout: 30_000 });
+  assert.match(await notice.innerText(), /notes\.txt/);
+  await page.getByTestId('shl-fallback').click();
+  const box = page.getByTestId('share-link');
+  await box.waitFor({ timeout: 60_000 });
+  assert.match(await box.inputValue(), /\/s\/[A-Za-z0-9_-]+#/);
+  await page.context().close();
 });

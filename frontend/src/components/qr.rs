@@ -1,6 +1,6 @@
 //! A QR code of a link, drawn as SVG from the code's modules (no image, no HTML injection).
 
-use qrcode::{Color, QrCode};
+use qrcode::{Color, EcLevel, QrCode};
 use yew::prelude::*;
 
 #[derive(Properties, PartialEq)]
@@ -10,10 +10,11 @@ pub struct Props {
 }
 
 /// The SVG path of the dark modules, with a quiet zone of four modules; `None` if the text is
-/// too long for a QR code.
+/// too long for a QR code. Error correction is level M, as the SMART Health Links
+/// specification asks of its QR codes (and a good balance for any link on a screen or paper).
 #[must_use]
 pub fn qr_path(text: &str) -> Option<(usize, String)> {
-    let code = QrCode::new(text.as_bytes()).ok()?;
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).ok()?;
     let width = code.width();
     let mut path = String::new();
     for (i, color) in code.to_colors().iter().enumerate() {

@@ -6,6 +6,7 @@ pub mod open;
 pub mod revoke;
 pub mod share;
 pub mod share_key;
+pub mod shl_open;
 pub mod study_admin;
 pub mod study_new;
 pub mod withdraw;

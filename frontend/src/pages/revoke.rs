@@ -7,6 +7,8 @@ use crate::{api, browser};
 #[derive(Properties, PartialEq)]
 pub struct Props {
     pub id: String,
+    /// A SMART Health Link (`/revoke/shl/{id}`) rather than a share.
+    pub shl: bool,
 }
 
 #[derive(Clone, PartialEq)]
@@ -27,17 +29,35 @@ pub fn revoke_page(props: &Props) -> Html {
     }
     let on_revoke = {
         let id = props.id.clone();
+        let shl = props.shl;
         let token = token.clone();
         let state = state.clone();
         Callback::from(move |_| {
             let (id, token, state) = (id.clone(), (*token).clone(), state.clone());
             state.set(State::Working);
             wasm_bindgen_futures::spawn_local(async move {
-                match api::revoke_share(&id, &token).await {
+                let done = if shl {
+                    api::revoke_shl(&id, &token).await
+                } else {
+                    api::revoke_share(&id, &token).await
+                };
+                match done {
                     Ok(()) => state.set(State::Done),
                     Err(f) if f.code == "bad_token" => state.set(State::Failed(
                         "This revoke link is not valid for this share.".into(),
                     )),
+                    Err(f)
+                        if shl
+                            && matches!(
+                                f.code.as_str(),
+                                "not_found" | "expired" | "revoked" | "used_up" | "disabled"
+                            ) =>
+                    {
+                        state.set(State::Failed(
+                            "This link is already gone: it expired, was used up or was revoked."
+                                .into(),
+                        ));
+                    }
                     Err(f) => state.set(State::Failed(api::explain_share_failure(&f))),
                 }
             });

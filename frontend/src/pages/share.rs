@@ -31,6 +31,14 @@ enum Mode {
     Masked,
 }
 
+/// The kind of link: MedSeal's own (any file, streamed, passwords that encrypt) or a SMART
+/// Health Link (FHIR only, opened by any SHL viewer).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    MedSeal,
+    Shl,
+}
+
 /// A masked copy of one picked file, ready to preview and seal.
 #[derive(Clone, PartialEq)]
 struct MaskedFile {
@@ -58,8 +66,17 @@ enum Preview {
 #[derive(Clone, PartialEq)]
 enum Stage {
     Choosing,
-    Working { what: String, fraction: f64 },
-    Done { link: String, revoke_link: String },
+    Working {
+        what: String,
+        fraction: f64,
+    },
+    Done {
+        link: String,
+        revoke_link: String,
+        shl: bool,
+    },
+    /// The files do not fit a SMART Health Link: why, with the MedSeal link offered instead.
+    NotFit(String),
     Failed(String),
 }
 
@@ -71,6 +88,8 @@ pub fn share_page() -> Html {
     let expires_in = use_state(|| 7 * 86_400u64);
     let max_downloads = use_state(|| 5u32);
     let password = use_state(String::new);
+    let format = use_state(|| Format::MedSeal);
+    let passcode = use_state(String::new);
     let stage = use_state(|| Stage::Choosing);
     // None: not tried; Some(Ok): copied; Some(Err(why)): the browser could not copy.
     let copied = use_state(|| None::<Result<(), String>>);
@@ -158,6 +177,21 @@ pub fn share_page() -> Html {
             }
         })
     };
+    let on_passcode = {
+        let passcode = passcode.clone();
+        Callback::from(move |event: InputEvent| {
+            if let Some(input) = event.target_dyn_into::<web_sys::HtmlInputElement>() {
+                passcode.set(input.value());
+            }
+        })
+    };
+    let on_format = |value: Format| {
+        let (format, stage) = (format.clone(), stage.clone());
+        Callback::from(move |_: Event| {
+            format.set(value);
+            stage.set(Stage::Choosing);
+        })
+    };
     let on_cancel = {
         let canceller = canceller.clone();
         let cancelled = cancelled.clone();
@@ -166,18 +200,21 @@ pub fn share_page() -> Html {
             canceller.borrow().cancel();
         })
     };
-    let on_share = {
+    let share_as = {
         let (files, mode, preview, stage) = (files.clone(), *mode, preview.clone(), stage.clone());
         let (expires_in, max_downloads, password) =
             (*expires_in, *max_downloads, (*password).clone());
+        let shl_passcode = (*passcode).clone();
         let (canceller, cancelled) = (canceller.clone(), cancelled.clone());
-        Callback::from(move |_| {
-            let entries = match (mode, &*preview) {
+        let format_state = format.clone();
+        Callback::from(move |format: Format| {
+            format_state.set(format);
+            let masked = match (mode, &*preview) {
                 _ if files.is_empty() => {
                     return stage.set(Stage::Failed("Choose a file to share first.".into()));
                 }
-                (Mode::Full, _) => file_entries(&files),
-                (Mode::Masked, Preview::Ready { files, .. }) => masked_entries(files),
+                (Mode::Full, _) => None,
+                (Mode::Masked, Preview::Ready { files, .. }) => Some(files.clone()),
                 (Mode::Masked, _) => {
                     return stage.set(Stage::Failed(
                         "Wait for the masked preview before sharing.".into(),
@@ -185,10 +222,41 @@ pub fn share_page() -> Html {
                 }
             };
             let stage = stage.clone();
-            let password = password.clone();
-            let canceller = canceller.borrow().clone();
             let flag = Rc::new(Cell::new(false));
             *cancelled.borrow_mut() = flag.clone();
+            if format == Format::Shl {
+                let (files, passcode) = ((*files).clone(), shl_passcode.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    stage.set(Stage::Working {
+                        what: "Reading".into(),
+                        fraction: 0.0,
+                    });
+                    let done = share_shl(
+                        &files,
+                        masked.as_deref(),
+                        &passcode,
+                        expires_in,
+                        max_downloads,
+                        &stage,
+                        &flag,
+                    )
+                    .await;
+                    stage.set(match done {
+                        Ok(done) => done,
+                        Err(_) if flag.get() => {
+                            Stage::Failed("Cancelled. Nothing was shared.".into())
+                        }
+                        Err(message) => Stage::Failed(message),
+                    });
+                });
+                return;
+            }
+            let entries = match &masked {
+                None => file_entries(&files),
+                Some(masked) => masked_entries(masked),
+            };
+            let password = password.clone();
+            let canceller = canceller.borrow().clone();
             wasm_bindgen_futures::spawn_local(async move {
                 stage.set(Stage::Working {
                     what: "Encrypting".into(),
@@ -212,6 +280,14 @@ pub fn share_page() -> Html {
             });
         })
     };
+    let on_share = {
+        let (share_as, format) = (share_as.clone(), *format);
+        Callback::from(move |_: MouseEvent| share_as.emit(format))
+    };
+    let on_fallback = {
+        let share_as = share_as.clone();
+        Callback::from(move |_: MouseEvent| share_as.emit(Format::MedSeal))
+    };
 
     let busy = matches!(*stage, Stage::Working { .. });
     let result = match &*stage {
@@ -226,7 +302,17 @@ pub fn share_page() -> Html {
         Stage::Failed(message) => {
             html! { <p class="error" data-testid="error" role="alert">{ message.clone() }</p> }
         }
-        Stage::Done { link, revoke_link } => {
+        Stage::NotFit(why) => html! {
+            <div class="notice" data-testid="shl-not-fit" role="alert">
+                <p>{ format!("{why} A MedSeal link carries any file, of any size.") }</p>
+                <button class="primary" data-testid="shl-fallback" onclick={on_fallback}>{ "Share as a MedSeal link instead" }</button>
+            </div>
+        },
+        Stage::Done {
+            link,
+            revoke_link,
+            shl,
+        } => {
             let on_copy = {
                 let link = link.clone();
                 let copied = copied.clone();
@@ -250,7 +336,13 @@ pub fn share_page() -> Html {
                         <p class="meta" data-testid="copy-failed" role="status">{ why.clone() }</p>
                     }
                     <QrCodeView text={link.clone()} label="QR code of the share link, for a phone to scan" />
-                    if !password.is_empty() {
+                    if *shl {
+                        <p data-testid="shl-note">{ "This is a SMART Health Link: any SMART Health Link viewer, patient app or clinical system that reads them can open it." }</p>
+                    }
+                    if *shl && !passcode.is_empty() {
+                        <p>{ "Tell your doctor the passcode separately, for example by phone. It is not in the link, and the link stops working after too many wrong tries." }</p>
+                    }
+                    if !*shl && !password.is_empty() {
                         <p>{ "Tell your doctor the password separately, for example by phone. It is not in the link." }</p>
                     }
                     <div class="private">
@@ -284,6 +376,13 @@ pub fn share_page() -> Html {
                     { " Masked: names, contact details, identifiers and exact dates removed (HIPAA Safe Harbor)" }</label>
             </fieldset>
             { preview_view(&preview) }
+            <fieldset class="format">
+                <legend>{ "Kind of link" }</legend>
+                <label><input type="radio" name="format" data-testid="format-medseal" checked={*format == Format::MedSeal} onchange={on_format(Format::MedSeal)} />
+                    { " MedSeal link: any file, any size; an optional password that encrypts" }</label>
+                <label><input type="radio" name="format" data-testid="format-shl" checked={*format == Format::Shl} onchange={on_format(Format::Shl)} />
+                    { " SMART Health Link: FHIR records, opened by any SMART Health Link viewer or clinical system" }</label>
+            </fieldset>
             <div class="options">
                 <div class="field">
                     <label for="expiry">{ "Link expires after" }</label>
@@ -301,10 +400,17 @@ pub fn share_page() -> Html {
                         }) }
                     </select>
                 </div>
-                <div class="field">
-                    <label for="password">{ "Password (optional)" }</label>
-                    <input id="password" type="password" data-testid="password" autocomplete="new-password" oninput={on_password} />
-                </div>
+                if *format == Format::MedSeal {
+                    <div class="field">
+                        <label for="password">{ "Password (optional)" }</label>
+                        <input id="password" type="password" data-testid="password" autocomplete="new-password" oninput={on_password} />
+                    </div>
+                } else {
+                    <div class="field">
+                        <label for="shl-passcode">{ "Passcode (optional)" }</label>
+                        <input id="shl-passcode" type="password" data-testid="shl-passcode" autocomplete="new-password" oninput={on_passcode} />
+                    </div>
+                }
             </div>
             <button class="primary" data-testid="share-button" onclick={on_share} disabled={busy}>{ "Encrypt and share" }</button>
             { result }
@@ -463,5 +569,77 @@ async fn share(
     Ok(Stage::Done {
         link: format!("{origin}/s/{id}#{fragment}"),
         revoke_link: format!("{origin}/revoke/{id}#{revoke_token}"),
+        shl: false,
+    })
+}
+
+/// Shares as a SMART Health Link: the files (or their masked copies) must be FHIR JSON or
+/// health cards within the server's size; each is encrypted in this page as a compact JWE.
+async fn share_shl(
+    files: &[web_sys::File],
+    masked: Option<&[MaskedFile]>,
+    passcode: &str,
+    expires_in: u64,
+    max_downloads: u32,
+    stage: &UseStateHandle<Stage>,
+    cancelled: &Rc<Cell<bool>>,
+) -> Result<Stage, String> {
+    let config = crate::shl::config().await.map_err(|f| f.message)?;
+    let mut picked: Vec<(String, Rc<Vec<u8>>)> = Vec::new();
+    match masked {
+        Some(masked) => {
+            picked.extend(masked.iter().map(|f| (f.name.clone(), f.data.clone())));
+        }
+        None => {
+            for file in files {
+                // Larger files could never fit: do not read them into the page.
+                if file.size() > config.shl_max_file as f64 {
+                    return Ok(Stage::NotFit(format!(
+                        "“{}” is too large for a SMART Health Link on this server (at most {} MiB).",
+                        file.name(),
+                        config.shl_max_file >> 20
+                    )));
+                }
+                let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+                    .await
+                    .map_err(|_| format!("“{}” could not be read.", file.name()))?;
+                picked.push((file.name(), Rc::new(Uint8Array::new(&buffer).to_vec())));
+            }
+        }
+    }
+    if let Some(why) = crate::shl::does_not_fit(&picked, &config) {
+        return Ok(Stage::NotFit(why));
+    }
+    let to_share = picked
+        .into_iter()
+        .filter_map(|(_, data)| {
+            medseal_core::shl::content_type_of(&data)
+                .map(|content_type| crate::shl::ToShare { content_type, data })
+        })
+        .collect();
+    let progress = {
+        let stage = stage.clone();
+        move |what: &str, fraction: f64| {
+            stage.set(Stage::Working {
+                what: what.to_owned(),
+                fraction,
+            });
+        }
+    };
+    let passcode = (!passcode.is_empty()).then_some(passcode);
+    let hosted = crate::shl::host(
+        to_share,
+        passcode,
+        expires_in,
+        max_downloads,
+        None,
+        progress,
+        cancelled,
+    )
+    .await?;
+    Ok(Stage::Done {
+        link: hosted.link,
+        revoke_link: hosted.revoke_link,
+        shl: true,
     })
 }
