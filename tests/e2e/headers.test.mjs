@@ -22,6 +22,9 @@ function checkHeaders(res, what) {
   }
   assert.ok(!csp.includes('unsafe-inline') && !csp.includes("'unsafe-eval'"), `${what}: no unsafe-inline or unsafe-eval`);
   assert.deepEqual(directives['frame-ancestors'], ["'none'"], `${what}: frame-ancestors 'none'`);
+  // The page may fetch SMART Health Links from their https hosts itself (ARCHITECTURE.md); plain
+  // http only with --shl-allow-http, never any other scheme.
+  assert.deepEqual(directives['connect-src'], ["'self'", 'https:'], `${what}: connect-src is self and https hosts (${csp})`);
   assert.equal(res.headers.get('referrer-policy'), 'no-referrer', `${what}: Referrer-Policy`);
   assert.equal(res.headers.get('x-content-type-options'), 'nosniff', `${what}: nosniff`);
   assert.equal(res.headers.get('x-frame-options')?.toUpperCase(), 'DENY', `${what}: X-Frame-Options`);

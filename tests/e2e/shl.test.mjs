@@ -102,6 +102,13 @@ async function downloads(page) {
   return out;
 }
 
+test('with --shl-allow-http (for hosts on loopback) the page may also fetch plain http, and /api/config says so', async () => {
+  const csp = (await fetch(`${server.url}/`)).headers.get('content-security-policy');
+  assert.match(csp, /connect-src 'self' https: http:(;|$)/, csp);
+  const config = await (await fetch(`${server.url}/api/config`)).json();
+  assert.equal(config.shl_allow_http, true);
+});
+
 test('kill-the-clipboard resolves a MedSeal link to the exact FHIR, one file embedded and one by location', async () => {
   const link = await createWithCli([file('bundle.json', bundle), file('small.json', small)], ['--label', 'Records for Dr. Osei']);
   const p = payload(link);
