@@ -1,0 +1,91 @@
+// SMART Health Links in the engine MEDSEAL_ENGINE names (Chromium, Firefox or WebKit, over
+// WebDriver; `cargo xtask test` runs it in each): a patient makes a link with a passcode, a doctor
+// opens it in a fresh session; the app opens a link hosted by kill-the-clipboard (an independent
+// implementation) on another origin; an IPS document reads as the document it is.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
+import { repo } from '../lib.mjs';
+import { engine, startApp, startEngine } from '../wd/app.mjs';
+import { resolveWithPeer, startPeerHost } from '../shl-peer.mjs';
+
+const T = `[${engine}]`;
+const carolee = path.join(repo, 'core/tests/fixtures/synthea-r4/Carolee951_Sanford861_d88f994a-5efa-421d-9c40-5f116d2114a6.json');
+
+let app, browser, peer;
+before(async () => {
+  app = await startApp(['--shl-allow-http']);
+  browser = await startEngine();
+  peer = await startPeerHost({ passcodeAttempts: 3 });
+});
+afterEach(async () => { await browser.closeAll(); });
+after(async () => {
+  await browser?.stop();
+  await app?.stop();
+  await peer?.close();
+});
+
+function patientName(bundle) {
+  const patient = bundle.entry.map((e) => e.resource).find((r) => r.resourceType === 'Patient');
+  const name = patient.name.find((n) => n.use === 'official') ?? patient.name[0];
+  return [...(name.prefix ?? []), ...(name.given ?? []), name.family].join(' ');
+}
+
+test(`${T} a patient shares a SMART Health Link with a passcode and a doctor opens it`, async () => {
+  const bundle = JSON.parse(readFileSync(carolee, 'utf8'));
+  const patient = await browser.newPage();
+  await patient.goto(`${app.url}/`);
+  await patient.byTestId('file-input').setFiles([carolee]);
+  await patient.byTestId('format-shl').check();
+  await patient.byTestId('shl-passcode').fill('maple 1984');
+  await patient.byTestId('share-button').click();
+  await patient.byTestId('share-link').waitFor({ timeout: 60_000 });
+  const link = await patient.byTestId('share-link').value();
+  assert.ok(link.startsWith(`${app.url}/#shlink:/`), link);
+  await patient.byTestId('qr-code').waitFor();
+  await patient.screenshot('shl-shared');
+
+  const doctor = await browser.newPage();
+  await doctor.goto(link);
+  await doctor.byTestId('password-input').waitFor({ timeout: 60_000 });
+  assert.ok(!(await doctor.url()).includes('shlink'), 'the link is gone from the address bar');
+  await doctor.byTestId('password-input').fill('maple 1985');
+  await doctor.byTestId('password-submit').click();
+  await doctor.byTestId('error').waitFor({ timeout: 60_000 });
+  assert.match(await doctor.byTestId('error').text(), /9 attempts left/);
+  await doctor.byTestId('password-input').fill('maple 1984');
+  await doctor.byTestId('password-submit').click();
+  await doctor.byTestId('record-view').waitFor({ timeout: 60_000 });
+  assert.ok((await doctor.byTestId('patient-summary').text()).includes(patientName(bundle)));
+  const { bytes } = await doctor.download(doctor.byTestId('download-original'));
+  assert.ok(bytes.equals(readFileSync(carolee)), 'the shared bundle comes back byte for byte');
+  await doctor.screenshot('shl-opened');
+  // Chromium logs the wrong passcode's 401 as a failed load: that one line is expected.
+  const problems = [...await patient.allProblems(), ...await doctor.allProblems()];
+  assert.deepEqual(problems.filter((p) => !/\/api\/shl\/[A-Za-z0-9_-]{43} .*status of 401/.test(p)), []);
+  assert.ok(problems.length <= 1, problems.join('\n'));
+
+  // The independent viewer reads the same link to the same FHIR.
+  const r = await resolveWithPeer(link, { passcode: 'maple 1984' });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(r.fhir, [bundle]);
+});
+
+test(`${T} the app opens a link hosted by kill-the-clipboard on another origin, by location and compressed`, async () => {
+  const bundle = JSON.parse(readFileSync(carolee, 'utf8'));
+  const uri = await peer.createLink({ resources: [bundle], embedded: false, compress: true, label: 'Carolee, summary for the clinic' });
+  const doctor = await browser.newPage();
+  await doctor.goto(`${app.url}/#${uri}`);
+  await doctor.byTestId('record-view').waitFor({ timeout: 60_000 });
+  assert.equal(await doctor.byTestId('shl-label').text(), 'Carolee, summary for the clinic');
+  assert.ok((await doctor.byTestId('patient-summary').text()).includes(patientName(bundle)));
+  const { bytes } = await doctor.download(doctor.byTestId('download-original'));
+  assert.deepEqual(JSON.parse(bytes.toString('utf8')), bundle);
+  assert.deepEqual(await doctor.allProblems(), []);
+  // The key of the other host's link never reached MedSeal's server.
+  const key = JSON.parse(Buffer.from(uri.slice('shlink:/'.length), 'base64url').toString('utf8')).key;
+  for (const r of app.records) {
+    assert.ok(!`${r.url} ${JSON.stringify(r.headers)} ${r.body?.toString('latin1') ?? ''}`.includes(key), `the key reached MedSeal in ${r.method} ${r.url}`);
+  }
+});
