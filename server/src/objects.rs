@@ -107,6 +107,48 @@ pub struct Meta {
     pub shl: Option<ShlInfo>,
 }
 
+/// A new upload's metadata with its two fresh tokens: the upload token and the owner's (revoke
+/// or withdraw) token, returned once and stored only as hashes.
+pub struct Fresh {
+    /// The metadata to store.
+    pub meta: Meta,
+    /// Bearer token for the parts and completion.
+    pub upload_token: String,
+    /// Bearer token that deletes the object.
+    pub owner_token: String,
+}
+
+impl Meta {
+    /// Metadata of a new upload of `size` bytes, created now, with fresh tokens.
+    ///
+    /// # Errors
+    /// If the random number generator fails.
+    pub fn fresh(
+        size: u64,
+        part_size: u64,
+        expires_at: u64,
+        max_downloads: u32,
+        shl: Option<ShlInfo>,
+    ) -> ApiResult<Fresh> {
+        let upload_token = new_token()?;
+        let owner_token = new_token()?;
+        Ok(Fresh {
+            meta: Self {
+                size,
+                part_size,
+                created_at: now(),
+                expires_at,
+                max_downloads,
+                upload_token_sha256: hash_token(&upload_token),
+                owner_token_sha256: hash_token(&owner_token),
+                shl,
+            },
+            upload_token,
+            owner_token,
+        })
+    }
+}
+
 /// What a SMART Health Link's metadata adds: its files, stored one after another as the
 /// object's bytes (each a compact JWE), and the hash of its passcode.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use super::{Completed, PartStored, UploadStatus};
 use crate::AppState;
 use crate::error::{ApiError, ApiPath, ApiResult, GoneReason};
 use crate::metrics::Metrics;
-use crate::objects::{Meta, Object, hash_token, new_id, new_token, now};
+use crate::objects::{Fresh, Meta, Object, new_id, now};
 
 /// A new share upload.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -44,6 +44,33 @@ pub struct ShareCreated {
     pub part_count: u64,
     /// Expiry, Unix seconds.
     pub expires_at: u64,
+}
+
+/// Checks a new share's or link's expiry and download limit against the server's bounds.
+///
+/// # Errors
+/// `400 bad_expiry`, `400 bad_max_downloads`.
+pub(crate) fn check_lifetime(
+    s: &crate::settings::Settings,
+    expires_in: u64,
+    max_downloads: u32,
+) -> ApiResult<()> {
+    if !(s.min_expiry..=s.max_expiry).contains(&expires_in) {
+        return Err(ApiError::Invalid(
+            "bad_expiry",
+            format!(
+                "expires_in must be between {} and {} seconds.",
+                s.min_expiry, s.max_expiry
+            ),
+        ));
+    }
+    if max_downloads == 0 || max_downloads > s.max_downloads {
+        return Err(ApiError::Invalid(
+            "bad_max_downloads",
+            format!("max_downloads must be between 1 and {}.", s.max_downloads),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the common bounds of a new upload.
@@ -89,36 +116,20 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<ShareCreated>)> {
     let req: CreateShare =
         super::read_json(&headers, body, state.settings.max_request_body).await?;
-    let s = &state.settings;
-    if !(s.min_expiry..=s.max_expiry).contains(&req.expires_in) {
-        return Err(ApiError::Invalid(
-            "bad_expiry",
-            format!(
-                "expires_in must be between {} and {} seconds.",
-                s.min_expiry, s.max_expiry
-            ),
-        ));
-    }
-    if req.max_downloads == 0 || req.max_downloads > s.max_downloads {
-        return Err(ApiError::Invalid(
-            "bad_max_downloads",
-            format!("max_downloads must be between 1 and {}.", s.max_downloads),
-        ));
-    }
+    check_lifetime(&state.settings, req.expires_in, req.max_downloads)?;
     check_new_upload(&state, req.size)?;
     let id = new_id()?;
-    let upload_token = new_token()?;
-    let revoke_token = new_token()?;
-    let meta = Meta {
-        size: req.size,
-        part_size: s.part_size,
-        created_at: now(),
-        expires_at: now().saturating_add(req.expires_in),
-        max_downloads: req.max_downloads,
-        upload_token_sha256: hash_token(&upload_token),
-        owner_token_sha256: hash_token(&revoke_token),
-        shl: None,
-    };
+    let Fresh {
+        meta,
+        upload_token,
+        owner_token: revoke_token,
+    } = Meta::fresh(
+        req.size,
+        state.settings.part_size,
+        now().saturating_add(req.expires_in),
+        req.max_downloads,
+        None,
+    )?;
     let obj = Object::share(&id)?;
     state.objects.create_meta(&obj, &meta).await?;
     Metrics::inc(&state.metrics.uploads_created);

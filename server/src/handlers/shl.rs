@@ -35,7 +35,7 @@ use super::{Completed, PartStored, UploadStatus};
 use crate::AppState;
 use crate::error::{ApiError, ApiPath, ApiResult, GoneReason};
 use crate::metrics::Metrics;
-use crate::objects::{Meta, Object, ShlFile, ShlInfo, hash_token, new_token, now};
+use crate::objects::{Fresh, Meta, Object, ShlFile, ShlInfo, now};
 
 /// Most files one link may hold.
 pub const MAX_FILES: usize = 16;
@@ -253,21 +253,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<ShlCreated>)> {
     let req: CreateShl = super::read_json(&headers, body, state.settings.max_request_body).await?;
     let s = &state.settings;
-    if !(s.min_expiry..=s.max_expiry).contains(&req.expires_in) {
-        return Err(ApiError::Invalid(
-            "bad_expiry",
-            format!(
-                "expires_in must be between {} and {} seconds.",
-                s.min_expiry, s.max_expiry
-            ),
-        ));
-    }
-    if req.max_downloads == 0 || req.max_downloads > s.max_downloads {
-        return Err(ApiError::Invalid(
-            "bad_max_downloads",
-            format!("max_downloads must be between 1 and {}.", s.max_downloads),
-        ));
-    }
+    super::shares::check_lifetime(s, req.expires_in, req.max_downloads)?;
     if req.files.is_empty() || req.files.len() > MAX_FILES {
         return Err(ApiError::Invalid(
             "bad_files",
@@ -334,22 +320,21 @@ pub async fn create(
     super::shares::check_new_upload(&state, size)?;
     let id = medseal_core::id::new_link_id()
         .map_err(|_| ApiError::Internal("random number generator failed".into()))?;
-    let upload_token = new_token()?;
-    let revoke_token = new_token()?;
-    let meta = Meta {
+    let Fresh {
+        meta,
+        upload_token,
+        owner_token: revoke_token,
+    } = Meta::fresh(
         size,
-        part_size: s.part_size,
-        created_at: now(),
-        expires_at: now().saturating_add(req.expires_in),
-        max_downloads: req.max_downloads,
-        upload_token_sha256: hash_token(&upload_token),
-        owner_token_sha256: hash_token(&revoke_token),
-        shl: Some(ShlInfo {
+        s.part_size,
+        now().saturating_add(req.expires_in),
+        req.max_downloads,
+        Some(ShlInfo {
             files,
             passcode,
             max_attempts: req.max_attempts,
         }),
-    };
+    )?;
     let obj = Object::shl(&id)?;
     state.objects.create_meta(&obj, &meta).await?;
     Metrics::inc(&state.metrics.uploads_created);
