@@ -6,6 +6,7 @@ pub mod archive;
 pub mod container;
 pub mod export;
 pub mod id;
+pub mod ips;
 pub mod keystore;
 pub mod mask;
 pub mod pack;

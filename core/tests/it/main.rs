@@ -4,6 +4,7 @@
 mod argon2_ceiling;
 mod common;
 mod frozen;
+mod ips;
 mod pki;
 mod props;
 mod roundtrip;
