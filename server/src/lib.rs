@@ -138,8 +138,7 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/shl/{lid}/files/{n}",
             get(shl::file).options(shl::preflight),
-        )
-        .route_layer(axum::middleware::from_fn(shl::cors));
+        );
     let api = Router::new()
         .route("/api/openapi.json", get(openapi::serve))
         .route("/api/config", get(shl::config))
@@ -186,7 +185,8 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ratelimit::middleware,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(shl::cors));
     Router::new()
         .merge(api)
         .route("/healthz", get(ops::healthz))

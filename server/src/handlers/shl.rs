@@ -140,8 +140,11 @@ pub struct ManifestRequestBody {
     pub embedded_length_max: Option<u64>,
 }
 
+/// An optional integer: absent or `null` is `None`.
 fn optional_integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    super::integer(d).map(Some)
+    #[derive(Deserialize)]
+    struct Int(#[serde(deserialize_with = "super::integer")] u64);
+    Ok(Option::<Int>::deserialize(d)?.map(|Int(v)| v))
 }
 
 /// One file of a manifest.
@@ -722,10 +725,27 @@ pub async fn preflight() -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-/// Middleware on the public routes: any origin may read the answers (they are ciphertext or
-/// a list of ciphertexts, and need no cookie).
+/// True for the routes viewers on other origins call: `/api/shl/{lid}` and
+/// `/api/shl/{lid}/files/{n}`.
+fn is_public_path(path: &str) -> bool {
+    let rest = path.strip_prefix("/api/shl/").unwrap_or_default();
+    let parts: Vec<&str> = rest.split('/').collect();
+    match parts.as_slice() {
+        [lid] => !lid.is_empty(),
+        [lid, "files", n] => !lid.is_empty() && !n.is_empty(),
+        _ => false,
+    }
+}
+
+/// Middleware around the whole API, outside the rate limiter: on the public routes any origin
+/// may read the answers, refusals included (a viewer must be able to read a `429` and its
+/// `Retry-After`); they are ciphertext or a list of ciphertexts, and need no cookie.
 pub async fn cors(req: Request, next: Next) -> Response {
+    let public = is_public_path(req.uri().path());
     let mut response = next.run(req).await;
+    if !public {
+        return response;
+    }
     let h = response.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -848,7 +868,8 @@ async fn check_files(state: &AppState, obj: &Object, meta: &Meta) -> ApiResult<(
             return Err(ApiError::Invalid(
                 "bad_jwe",
                 format!(
-                    "File {n} of the link is not a compact JWE with alg dir and enc A256GCM;                      the link was not completed."
+                    "File {n} of the link is not a compact JWE with alg dir and enc A256GCM; \
+                     the link was not completed."
                 ),
             ));
         }
@@ -866,6 +887,30 @@ mod tests {
         assert!(looks_like_jwe(jwe.as_bytes()));
         assert!(!looks_like_jwe(b"hello"));
         assert!(!looks_like_jwe(b"a.b.c.d.e"));
+    }
+
+    #[test]
+    fn the_public_routes_are_the_manifest_and_the_files() {
+        assert!(is_public_path("/api/shl/abc"));
+        assert!(is_public_path("/api/shl/abc/files/0"));
+        assert!(!is_public_path("/api/shl/abc/upload"));
+        assert!(!is_public_path("/api/shl/abc/parts/0"));
+        assert!(!is_public_path("/api/shl/abc/complete"));
+        assert!(!is_public_path("/api/shl"));
+        assert!(!is_public_path("/api/shares/abc"));
+    }
+
+    #[test]
+    fn a_null_embedded_length_max_is_no_limit() {
+        let req: ManifestRequestBody =
+            serde_json::from_str(r#"{"recipient":"r","embeddedLengthMax":null}"#).unwrap();
+        assert_eq!(req.embedded_length_max, None);
+        assert!(
+            serde_json::from_str::<ManifestRequestBody>(
+                r#"{"recipient":"r","embeddedLengthMax":-1}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -494,3 +494,40 @@ async fn the_server_keeps_neither_key_nor_passcode_nor_plaintext() {
         );
     }
 }
+
+async fn post_manifest(app: &TestApp, lid: &str) -> Reply {
+    app.call(
+        "POST",
+        &format!("/api/shl/{lid}"),
+        &[
+            ("origin", "https://viewer.example"),
+            ("content-type", "application/json"),
+        ],
+        Body::from(r#"{"recipient":"r","embeddedLengthMax":null}"#),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn refusals_on_the_public_routes_are_readable_by_other_origins_rate_limits_included() {
+    let app = TestApp::with(|s| {
+        s.rate_limit = 0.01;
+        s.rate_burst = 2.0;
+    });
+    let lid = "A".repeat(43);
+    let first = post_manifest(&app, &lid).await;
+    first.expect_err(404, "not_found");
+    assert_eq!(first.header("access-control-allow-origin"), "*");
+    post_manifest(&app, &lid).await;
+    let limited = post_manifest(&app, &lid).await;
+    limited.expect_err(429, "rate_limited");
+    assert_eq!(limited.header("access-control-allow-origin"), "*");
+    assert!(
+        limited
+            .header("access-control-expose-headers")
+            .contains("retry-after")
+    );
+    // The sharer's own routes stay same-origin only.
+    let own = app.get(&format!("/api/shl/{lid}/upload")).await;
+    assert_eq!(own.header("access-control-allow-origin"), "");
+}
