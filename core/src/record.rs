@@ -168,12 +168,58 @@ fn collect(value: &Value, out: &mut Vec<Value>) {
             .flatten()
         {
             if let Some(resource) = entry.get("resource") {
+                let before = out.len();
                 collect(resource, out);
+                // A Medication that others reference by the entry's `fullUrl` (`urn:uuid:...`)
+                // keeps that address, for `medicationReference`.
+                let single = out.len() == before + 1;
+                if let (true, Some(full_url), Some(Value::Object(m))) = (
+                    single,
+                    entry.get("fullUrl").and_then(Value::as_str),
+                    out.get_mut(before),
+                ) {
+                    if m.get("resourceType").and_then(Value::as_str) == Some("Medication") {
+                        m.insert(FULL_URL_KEY.to_owned(), Value::String(full_url.to_owned()));
+                    }
+                }
             }
         }
     } else if value.get("resourceType").is_some() {
         out.push(value.clone());
     }
+}
+
+/// Where [`collect`] notes a Medication's bundle address; not a FHIR element name (those never
+/// start with a space), so it can clash with nothing.
+const FULL_URL_KEY: &str = " fullUrl";
+
+/// The display text of the Medication a MedicationStatement or MedicationRequest references,
+/// found in the bundle by `fullUrl`, by `Medication/id` (also as the tail of a `fullUrl`), or
+/// among the resource's `contained` resources by `#id`.
+fn referenced_medication(resource: &Value, medications: &[&Value]) -> String {
+    let Some(reference) = resource
+        .pointer("/medicationReference/reference")
+        .and_then(Value::as_str)
+    else {
+        return String::new();
+    };
+    let found = if let Some(local) = reference.strip_prefix('#') {
+        arr(resource, "contained")
+            .find(|c| s(c, "resourceType") == "Medication" && s(c, "id") == local)
+    } else {
+        medications.iter().copied().find(|m| {
+            let full = s(m, FULL_URL_KEY);
+            let typed = format!("Medication/{}", s(m, "id"));
+            (!full.is_empty() && full == reference)
+                || (!s(m, "id").is_empty()
+                    && (reference == typed
+                        || reference.ends_with(&format!("/{typed}"))
+                        || full.ends_with(&format!("/{reference}"))))
+        })
+    };
+    found
+        .map(|m| concept_text(m.get("code")))
+        .unwrap_or_default()
 }
 
 fn s<'a>(value: &'a Value, key: &str) -> &'a str {
@@ -514,6 +560,10 @@ fn attachment_note(attachment: &Value, title: &str, date: &str, record: &mut Cli
 
 fn build(resources: &[Value], today: &str) -> ClinicalRecord {
     let mut record = ClinicalRecord::default();
+    let medications: Vec<&Value> = resources
+        .iter()
+        .filter(|r| s(r, "resourceType") == "Medication")
+        .collect();
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for resource in resources {
         let kind = s(resource, "resourceType");
@@ -541,6 +591,9 @@ fn build(resources: &[Value], today: &str) -> ClinicalRecord {
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_owned();
+                }
+                if e.text.is_empty() {
+                    e.text = referenced_medication(resource, &medications);
                 }
                 record.medications.push(e);
             }
@@ -706,6 +759,45 @@ mod tests {
             .collect();
         assert_eq!(dates, ["2020-01-01", "2020-02-01"]);
         assert_eq!(record.notes[0].text, "Hello note");
+    }
+
+    #[test]
+    fn a_referenced_medication_is_named_by_fullurl_type_and_id_or_contained() {
+        let med = |id: &str, name: &str| serde_json::json!({"resourceType": "Medication", "id": id, "code": {"coding": [{"display": name}]}});
+        let statement = |reference: &str| {
+            serde_json::json!({"resourceType": "MedicationStatement", "status": "active",
+            "medicationReference": {"reference": reference}, "effectiveDateTime": "2020-01-01"})
+        };
+        let mut contained = statement("#m3");
+        contained["contained"] = serde_json::json!([med("m3", "Metformin 500 mg tablet")]);
+        let bundle = serde_json::json!({"resourceType": "Bundle", "type": "document", "entry": [
+            {"fullUrl": "urn:uuid:0c6e5d3c-7c2a-4a53-9a4e-2f5b5e7a3d11", "resource": statement("urn:uuid:1d2b0a3e-5c55-4b52-8e3b-3b9c6f6d1a22")},
+            {"fullUrl": "urn:uuid:1d2b0a3e-5c55-4b52-8e3b-3b9c6f6d1a22", "resource": med("local-name", "Anastrozole 1 mg tablet")},
+            {"fullUrl": "https://ehr.example/fhir/MedicationStatement/s2", "resource": statement("Medication/m2")},
+            {"fullUrl": "https://ehr.example/fhir/Medication/m2", "resource": med("m2", "Lisinopril 10 mg tablet")},
+            {"resource": contained},
+            {"resource": statement("Medication/missing")},
+        ]});
+        let record = read_fhir(bundle.to_string().as_bytes(), "2026-01-01").unwrap();
+        let mut names: Vec<&str> = record.medications.iter().map(|m| m.text.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "",
+                "Anastrozole 1 mg tablet",
+                "Lisinopril 10 mg tablet",
+                "Metformin 500 mg tablet"
+            ]
+        );
+        assert_eq!(
+            record
+                .resource_counts
+                .iter()
+                .find(|(k, _)| k == "Medication")
+                .map(|(_, n)| *n),
+            Some(2)
+        );
     }
 
     #[test]

@@ -336,3 +336,128 @@ test('a file that is not FHIR does not fit a SMART Health Link: the page says so
   assert.match(await box.inputValue(), /\/s\/[A-Za-z0-9_-]+#/);
   await page.context().close();
 });
+
+// International Patient Summaries (HL7 fhir-ips examples, CC0; see core/tests/data/ips/SOURCE.md)
+// read as documents: each section in the Composition's order with its narrative. What the page
+// must show is computed here from the fixture, the narrative's text by the browser's own XML
+// parser, so the view is held against a reader that is not MedSeal's.
+const ipsDir = path.join(repo, 'core/tests/data/ips');
+const ipsFixtures = readdirSync(ipsDir).filter((f) => f.endsWith('.json')).sort();
+
+function composition(doc) {
+  return doc.entry.map((e) => e.resource).find((r) => r.resourceType === 'Composition');
+}
+
+/** The text a narrative holds, by DOMParser in the page, with all white space removed. */
+async function narrativeText(page, div) {
+  return page.evaluate((xhtml) => {
+    const parsed = new DOMParser().parseFromString(xhtml, 'application/xhtml+xml');
+    if (parsed.getElementsByTagName('parsererror').length) throw new Error(`bad XHTML: ${xhtml.slice(0, 80)}`);
+    return parsed.documentElement.textContent.replace(/\s+/g, '');
+  }, div);
+}
+
+/** What each shown section holds: title, narrative text (no white space), entries, empty reason. */
+async function shownSections(page) {
+  return page.getByTestId('ips-document').evaluate((root) => [...root.querySelectorAll('[data-testid="ips-section"]')].map((s) => {
+    const own = (sel) => [...s.querySelectorAll(sel)].filter((el) => el.closest('[data-testid="ips-section"]') === s);
+    return {
+      title: own('[data-testid="ips-section-title"]')[0]?.textContent ?? null,
+      narrative: own('[data-testid="ips-narrative"]').map((n) => n.textContent).join('').replace(/\s+/g, ''),
+      entries: own('[data-testid="ips-entry"], [data-testid="ips-absent"]').length,
+      emptyReason: own('[data-testid="ips-empty-reason"]')[0]?.textContent ?? null,
+    };
+  }));
+}
+
+test('an International Patient Summary opens as its document: every section in order, with its narrative, entries and empty reason', async () => {
+  assert.ok(ipsFixtures.length >= 3, ipsFixtures.join());
+  for (const name of ipsFixtures) {
+    const doc = JSON.parse(readFileSync(path.join(ipsDir, name), 'utf8'));
+    const comp = composition(doc);
+    const uri = await peer.createLink({ resources: [doc], label: `IPS ${name}` });
+    const page = await openInApp(uri);
+    await page.getByTestId('ips-document').waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByTestId('ips-title').innerText(), comp.title, name);
+    const shown = await shownSections(page);
+    assert.deepEqual(shown.map((s) => s.title), comp.section.map((s) => s.title), `${name}: section titles in order`);
+    for (const [i, section] of comp.section.entries()) {
+      const expected = section.text?.div ? await narrativeText(page, section.text.div) : '';
+      assert.equal(shown[i].narrative, expected, `${name}: narrative of "${section.title}"`);
+      assert.equal(shown[i].entries, (section.entry ?? []).length, `${name}: entries of "${section.title}"`);
+      assert.equal(shown[i].emptyReason !== null, section.emptyReason !== undefined, `${name}: empty reason of "${section.title}"`);
+      if (section.emptyReason) {
+        const coding = section.emptyReason.coding?.[0];
+        assert.ok(shown[i].emptyReason.length > 0 && shown[i].emptyReason !== coding?.code, `${name}: the empty reason is said in words: ${shown[i].emptyReason}`);
+      }
+    }
+    // The patient named by the Composition's subject is shown.
+    const patient = doc.entry.map((e) => e.resource).find((r) => r.resourceType === 'Patient');
+    const family = patient?.name?.[0]?.family;
+    if (family) assert.ok((await page.getByTestId('ips-subject').innerText()).includes(family), name);
+    // The bytes are the fixture's, and the clinician's summary of the entries is one click away.
+    assert.deepEqual(await downloads(page), [doc]);
+    await page.getByTestId('ips-clinical-summary').locator('summary').click();
+    await page.getByTestId('clinical-view').waitFor();
+    await page.screenshot({ path: path.join(repo, `target/screenshots/chromium-ips-${name.replace(/\.json$/, '')}.png`), fullPage: true });
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  }
+});
+
+test('a hostile IPS narrative is inert: no element, attribute, script or style of it reaches the page, its text shows as text', async () => {
+  const hostile = '<div xmlns="http://www.w3.org/1999/xhtml"><p>Before<script>window.__pwned = 1</script> middle</p>'
+    + '<img src="x" onerror="window.__pwned = 2"/><a href="javascript:window.__pwned = 3">Click here</a>'
+    + '<iframe src="https://example.org/"></iframe><style>body { display: none }</style>'
+    + '<p onclick="window.__pwned = 4" style="position:fixed;inset:0">After &lt;b&gt;not bold&lt;/b&gt; &lt;img src=x onerror=alert(1)&gt;</p>'
+    + '<table><tr><td><svg onload="window.__pwned = 5"><text>svg text</text></svg>Cell</td></tr></table></div>';
+  const doc = {
+    resourceType: 'Bundle', id: 'hostile', type: 'document', timestamp: '2026-12-08T00:00:00Z',
+    identifier: { system: 'urn:oid:2.16.724.4.8.10.200.10', value: 'hostile-1' },
+    entry: [
+      { fullUrl: 'urn:uuid:c0000000-0000-4000-8000-000000000001', resource: {
+        resourceType: 'Composition', id: 'c', status: 'final', date: '2026-12-08T00:00:00Z',
+        type: { coding: [{ system: 'http://loinc.org', code: '60591-5' }] },
+        subject: { reference: 'urn:uuid:c0000000-0000-4000-8000-000000000002' },
+        author: [{ display: '<b onmouseover="window.__pwned = 6">Dr. Evil</b>' }],
+        title: 'Summary <img src=x onerror="window.__pwned = 7">',
+        text: { status: 'generated', div: hostile },
+        section: [{ title: '<script>window.__pwned = 8</script>Allergies', code: { coding: [{ system: 'http://loinc.org', code: '48765-2' }] }, text: { status: 'generated', div: hostile } }],
+      } },
+      { fullUrl: 'urn:uuid:c0000000-0000-4000-8000-000000000002', resource: { resourceType: 'Patient', id: 'p', name: [{ family: '<i>Ruelas</i>' }] } },
+    ],
+  };
+  const uri = await peer.createLink({ resources: [doc] });
+  const page = await openInApp(uri);
+  const view = page.getByTestId('ips-document');
+  await view.waitFor({ timeout: 30_000 });
+  // Hover, click and wait: nothing of the narrative may run.
+  const section = page.getByTestId('ips-section').first();
+  await section.getByText('Click here').click();
+  await section.getByText('Before').hover();
+  // The Composition's narrative folds away under the header, and opens.
+  await page.getByTestId('ips-document-narrative').locator('summary').click();
+  await page.getByTestId('ips-document-narrative').getByText('Click here').click();
+  await page.waitForTimeout(300);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+  const found = await view.evaluate((root) => ({
+    tags: [...root.querySelectorAll('script, style, img, a, iframe, svg, object, embed, link')].map((e) => e.tagName),
+    handlers: [...root.querySelectorAll('*')].flatMap((e) => [...e.attributes].map((a) => a.name)).filter((n) => n.startsWith('on') || n === 'style' || n === 'href' || n === 'src'),
+    narrative: [...root.querySelectorAll('[data-testid="ips-narrative"]')].map((n) => n.textContent).join('\n'),
+    title: root.querySelector('[data-testid="ips-title"]').textContent,
+    section: root.querySelector('[data-testid="ips-section-title"]').textContent,
+    subject: root.querySelector('[data-testid="ips-subject"]').textContent,
+  }));
+  assert.deepEqual(found.tags, [], 'no element of the narrative reaches the page');
+  assert.deepEqual(found.handlers, [], 'no attribute of the narrative reaches the page');
+  assert.ok(found.narrative.includes('After <b>not bold</b> <img src=x onerror=alert(1)>'), 'escaped markup shows as the text it is');
+  assert.ok(found.narrative.includes('Before') && found.narrative.includes('Click here'), found.narrative);
+  assert.ok(!found.narrative.includes('__pwned') && !found.narrative.includes('display: none'), 'the content of scripts, styles and svg is not shown');
+  // Plain string elements are text too, markup and all.
+  assert.equal(found.title, doc.entry[0].resource.title);
+  assert.equal(found.section, doc.entry[0].resource.section[0].title);
+  assert.ok(found.subject.includes('<i>Ruelas</i>'), found.subject);
+  assert.ok(await page.getByText('Cell').first().isVisible());
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

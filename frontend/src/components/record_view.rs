@@ -1,4 +1,5 @@
-//! Shows one decrypted file as a person expects to read it: FHIR as a clinician's summary, PDFs
+//! Shows one decrypted file as a person expects to read it: a FHIR document (IPS) section by
+//! section, other FHIR as a clinician's summary, PDFs
 //! and images inline, CSV as a table, text as text, anything else as a download. Decrypted
 //! content is only ever inserted as text nodes or loaded from an object URL, never as HTML.
 
@@ -9,6 +10,7 @@ use medseal_core::record::{
 };
 use yew::prelude::*;
 
+use super::document_view::DocumentView;
 use super::trend_chart::TrendChart;
 
 /// A file that was decrypted in this browser.
@@ -71,9 +73,23 @@ pub fn record_view(props: &Props) -> Html {
     } else if file.view_type.starts_with("image/") {
         html! { <img class="inline-image" src={file.url.clone()} alt={format!("Image {}", file.name)} /> }
     } else if looks_like_fhir(&file.data) {
-        match read_fhir(&file.data, &today()) {
-            Ok(record) => html! { <ClinicalView record={Rc::new(record)} /> },
-            Err(e) => text_view(&file.data, Some(&e.to_string())),
+        // A FHIR document (an IPS) is read as its author wrote it, section by section; its
+        // entries are also offered as the clinician's summary every other record gets.
+        let document = medseal_core::ips::read_document(&file.data);
+        match (document, read_fhir(&file.data, &today())) {
+            (Some(document), record) => html! {
+                <>
+                    <DocumentView document={Rc::new(document)} />
+                    if let Ok(record) = record {
+                        <details class="panel document-summary" data-testid="ips-clinical-summary">
+                            <summary>{ "Clinical summary of the coded entries" }</summary>
+                            <ClinicalView record={Rc::new(record)} />
+                        </details>
+                    }
+                </>
+            },
+            (None, Ok(record)) => html! { <ClinicalView record={Rc::new(record)} /> },
+            (None, Err(e)) => text_view(&file.data, Some(&e.to_string())),
         }
     } else if media.contains("csv") || name.ends_with(".csv") {
         csv_view(&file.data)

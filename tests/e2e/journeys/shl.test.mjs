@@ -89,3 +89,60 @@ test(`${T} the app opens a link hosted by kill-the-clipboard on another origin, 
     assert.ok(!`${r.url} ${JSON.stringify(r.headers)} ${r.body?.toString('latin1') ?? ''}`.includes(key), `the key reached MedSeal in ${r.method} ${r.url}`);
   }
 });
+
+// An International Patient Summary (HL7 fhir-ips examples, CC0: core/tests/data/ips/SOURCE.md)
+// reads as its document: the sections in order, each narrative's text as this engine's own XML
+// parser reads it; a hostile narrative stays text.
+test(`${T} an IPS reads as its document, section by section, and a hostile narrative stays text`, async () => {
+  const sections = (root) => [...root.querySelectorAll('[data-testid="ips-section"]')].map((s) => {
+    const own = (sel) => [...s.querySelectorAll(sel)].filter((el) => el.closest('[data-testid="ips-section"]') === s);
+    return {
+      title: own('[data-testid="ips-section-title"]')[0]?.textContent ?? null,
+      narrative: own('[data-testid="ips-narrative"]').map((n) => n.textContent).join('').replace(/\s+/g, ''),
+      emptyReason: own('[data-testid="ips-empty-reason"]').length > 0,
+    };
+  });
+  for (const name of ['Bundle-IPS-examples-Bundle-01.json', 'bundle-no-info-required-sections.json']) {
+    const doc = JSON.parse(readFileSync(path.join(repo, 'core/tests/data/ips', name), 'utf8'));
+    const comp = doc.entry.map((e) => e.resource).find((r) => r.resourceType === 'Composition');
+    const uri = await peer.createLink({ resources: [doc] });
+    const doctor = await browser.newPage();
+    await doctor.goto(`${app.url}/#${uri}`);
+    await doctor.byTestId('ips-document').waitFor({ timeout: 60_000 });
+    assert.equal(await doctor.byTestId('ips-title').text(), comp.title);
+    const { shown, expected } = await doctor.evaluate(`function (divs) {
+      const read = ${sections.toString()};
+      const expected = divs.map((div) => div ? new DOMParser().parseFromString(div, 'application/xhtml+xml').documentElement.textContent.replace(/\\s+/g, '') : '');
+      return { shown: read(document.querySelector('[data-testid="ips-document"]')), expected };
+    }`, comp.section.map((s) => s.text?.div ?? null));
+    assert.deepEqual(shown.map((s) => s.title), comp.section.map((s) => s.title), `${name}: sections in order`);
+    assert.deepEqual(shown.map((s) => s.narrative), expected, `${name}: each section's narrative`);
+    assert.deepEqual(shown.map((s) => s.emptyReason), comp.section.map((s) => s.emptyReason !== undefined), `${name}: empty reasons`);
+    await doctor.screenshot(`ips-${name.replace(/\.json$/, '')}`);
+    assert.deepEqual(await doctor.allProblems(), []);
+  }
+
+  const hostile = '<div xmlns="http://www.w3.org/1999/xhtml"><p>Seen<script>window.__pwned = 1</script> today</p>'
+    + '<img src="x" onerror="window.__pwned = 2"/><p><a href="javascript:window.__pwned = 3">Open</a></p>'
+    + '<svg onload="window.__pwned = 4"><text>svg</text></svg><p onmouseover="window.__pwned = 5">&lt;b&gt;literal&lt;/b&gt;</p></div>';
+  const doc = { resourceType: 'Bundle', type: 'document', entry: [{ fullUrl: 'urn:uuid:9e4c1a53-0000-4000-8000-000000000001', resource: {
+    resourceType: 'Composition', status: 'final', title: 'Hostile', date: '2026-12-08',
+    section: [{ title: 'Notes', text: { status: 'generated', div: hostile } }] } }] };
+  const uri = await peer.createLink({ resources: [doc] });
+  const doctor = await browser.newPage();
+  await doctor.goto(`${app.url}/#${uri}`);
+  await doctor.byTestId('ips-section').waitFor({ timeout: 60_000 });
+  await doctor.locator('[data-testid="ips-section"] p:nth-child(2)').click();
+  const found = await doctor.evaluate(`function () {
+    const root = document.querySelector('[data-testid="ips-document"]');
+    return {
+      pwned: window.__pwned ?? null,
+      tags: [...root.querySelectorAll('script, img, a, svg, iframe, style')].map((e) => e.tagName),
+      attributes: [...root.querySelectorAll('*')].flatMap((e) => [...e.attributes].map((a) => a.name)).filter((n) => /^on|^href$|^src$|^style$/.test(n)),
+      text: root.querySelector('[data-testid="ips-narrative"]').textContent,
+    };
+  }`);
+  assert.deepEqual(found, { pwned: null, tags: [], attributes: [], text: found.text });
+  assert.ok(found.text.includes('<b>literal</b>') && found.text.includes('Open') && !found.text.includes('__pwned'), found.text);
+  assert.deepEqual(await doctor.allProblems(), []);
+});
