@@ -4,19 +4,25 @@
 //! the server with the study's admin token (`--server`), in which case the study is first
 //! checked to be signed by the researcher's own key.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
-use medseal_core::export::{export, open_contributions};
+use medseal_core::archive::ZipStream;
+use medseal_core::export::{Exporter, Skipped, Spool, open_contribution};
 use medseal_core::pki::PrivateKey;
-use medseal_core::study::{SignedStudy, StudyError, parse_bundle, verify_study};
+use medseal_core::study::{BundleStream, SignedStudy, StudyError, verify_study};
 
 use crate::http::{Failure, Server};
 use crate::io::{Output, describe, read_secret};
 
-/// The default largest bundle `--server` downloads. The bundle is held in memory, as the
-/// decrypted contributions and the export are, and an export (a ZIP without ZIP64) cannot pass
-/// 4 GiB anyway.
-pub const DEFAULT_MAX_BUNDLE: u64 = 4 << 30;
+/// The default largest bundle `--server` downloads (1 TiB): the bundle is read as a stream and
+/// the export written as one, so the limit is the disk's, not memory's.
+pub const DEFAULT_MAX_BUNDLE: u64 = 1 << 40;
+
+/// The largest single contribution read: each is decrypted in memory, one at a time.
+pub const MAX_CONTRIBUTION: u64 = 2 << 30;
 
 /// The environment variable naming a file whose first line is the passphrase of an encrypted
 /// key file.
@@ -75,7 +81,7 @@ pub fn bundle(
     study: Option<&Path>,
 ) -> Result<(), String> {
     let key = load_private_key(identity)?;
-    let bytes = std::fs::read(input).map_err(|e| describe(input, &e))?;
+    let bytes = File::open(input).map_err(|e| describe(input, &e))?;
     let study: Option<serde_json::Value> = match study {
         Some(path) => {
             let text = std::fs::read(path).map_err(|e| describe(path, &e))?;
@@ -95,7 +101,14 @@ pub fn bundle(
                 .and_then(|k| u32::try_from(k).ok())
         })
         .unwrap_or(5);
-    write_export(&bytes, &input.display().to_string(), &key, study, k, output)
+    write_export(
+        BufReader::with_capacity(1 << 20, bytes),
+        &input.display().to_string(),
+        &key,
+        study,
+        k,
+        output,
+    )
 }
 
 /// Where the bundle of `medseal bundle --server` comes from.
@@ -172,15 +185,11 @@ pub fn bundle_from_server(
                  (or the admin link) the server gave when the study was created.",
                 remote.admin_token_file.display()
             ),
-            (None, "too_large") => format!(
-                "{f}; raise --max-bundle-size if this machine has the memory (the bundle, its \
-                 decrypted contributions and the export are all held in memory)"
-            ),
+            (None, "too_large") => format!("{f}; raise --max-bundle-size"),
             _ => study_failure(&f, &sid, &server),
         })?;
-    eprintln!("downloaded the bundle: {} bytes", bytes.len());
     write_export(
-        &bytes,
+        BufReader::with_capacity(1 << 20, bytes),
         &format!("the bundle of study {sid}"),
         &key,
         Some(study.description),
@@ -255,30 +264,143 @@ fn export_time() -> u64 {
         .unwrap_or(0)
 }
 
-/// Decrypts every contribution of `bytes` and writes the export to `output` atomically.
+/// Where `medseal bundle` keeps the export's entries until the archive is written: one file
+/// each in a temporary folder beside the output (not in a `/tmp` that may be memory), removed
+/// when the export ends. At most [`OPEN_SPOOL_FILES`] are open at once.
+struct FileSpool {
+    dir: tempfile::TempDir,
+    entries: HashMap<String, SpoolEntry>,
+    open: Vec<String>,
+}
+
+struct SpoolEntry {
+    path: PathBuf,
+    len: u64,
+    writer: Option<BufWriter<File>>,
+}
+
+/// Spool files open for appending at once (NDJSON per resource type and the CSV tables are
+/// the busy ones; a contribution's other files are written once).
+const OPEN_SPOOL_FILES: usize = 48;
+
+impl FileSpool {
+    fn beside(output: &Path) -> Result<Self, String> {
+        let dir = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() && !crate::io::is_std(output) => p.to_path_buf(),
+            _ if crate::io::is_std(output) => std::env::temp_dir(),
+            _ => PathBuf::from("."),
+        };
+        let dir = tempfile::Builder::new()
+            .prefix(".medseal-export-")
+            .tempdir_in(&dir)
+            .map_err(|e| describe(&dir, &e))?;
+        Ok(Self {
+            dir,
+            entries: HashMap::new(),
+            open: Vec::new(),
+        })
+    }
+}
+
+impl Spool for FileSpool {
+    fn append(&mut self, entry: &str, bytes: &[u8]) -> std::io::Result<()> {
+        if !self.entries.contains_key(entry) {
+            let path = self.dir.path().join(format!("{}", self.entries.len()));
+            self.entries.insert(
+                entry.to_owned(),
+                SpoolEntry {
+                    path,
+                    len: 0,
+                    writer: None,
+                },
+            );
+        }
+        let e = self.entries.get_mut(entry).expect("inserted above");
+        if e.writer.is_none() {
+            if self.open.len() >= OPEN_SPOOL_FILES {
+                let oldest = self.open.remove(0);
+                if let Some(mut w) = self.entries.get_mut(&oldest).and_then(|o| o.writer.take()) {
+                    w.flush()?;
+                }
+            }
+            let e = self.entries.get_mut(entry).expect("inserted above");
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&e.path)?;
+            e.writer = Some(BufWriter::with_capacity(64 * 1024, file));
+            self.open.push(entry.to_owned());
+        }
+        let e = self.entries.get_mut(entry).expect("inserted above");
+        e.writer.as_mut().expect("opened above").write_all(bytes)?;
+        e.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn len(&self, entry: &str) -> u64 {
+        self.entries.get(entry).map_or(0, |e| e.len)
+    }
+
+    fn reader(&mut self, entry: &str) -> std::io::Result<Box<dyn Read + '_>> {
+        let Some(e) = self.entries.get_mut(entry) else {
+            return Ok(Box::new(std::io::empty()));
+        };
+        if let Some(mut w) = e.writer.take() {
+            w.flush()?;
+            self.open.retain(|o| o != entry);
+        }
+        Ok(Box::new(BufReader::with_capacity(
+            64 * 1024,
+            File::open(&e.path)?,
+        )))
+    }
+}
+
+/// Decrypts the contributions of a bundle read from `input` one at a time and writes the export
+/// to `output` atomically, deflated (ZIP64 where needed), in memory that does not grow with the
+/// study: the largest contribution, the spool's buffers and the tallies.
 fn write_export(
-    bytes: &[u8],
+    input: impl Read,
     what: &str,
     key: &PrivateKey,
     study: Option<serde_json::Value>,
     k: u32,
     output: &Path,
 ) -> Result<(), String> {
-    let items = parse_bundle(bytes).map_err(|e| format!("{what}: {e}"))?;
+    let mut stream = BundleStream::new(input, MAX_CONTRIBUTION);
+    let total = stream.count().map_err(|e| format!("{what}: {e}"))?;
+    let mut exporter = Exporter::new(FileSpool::beside(output)?).map_err(|e| e.to_string())?;
+    let mut skipped: Vec<Skipped> = Vec::new();
+    let mut n = 0u64;
     // Contributions are anonymous: one that cannot be opened (garbage, sealed to another key,
     // damaged) is left out and named, and the others are exported.
-    let (contributions, skipped) = open_contributions(&items, key, |i| {
-        eprintln!("decrypting contribution {} of {}", i + 1, items.len());
-    });
-    for s in &skipped {
-        eprintln!("skipped contribution {}: {}", s.id, s.reason);
+    while let Some(item) = stream.next_item().map_err(|e| format!("{what}: {e}"))? {
+        n += 1;
+        eprintln!("decrypting contribution {n} of {total}");
+        match open_contribution(&item.borrow(), key) {
+            Ok(c) => exporter.add(&c).map_err(|e| e.to_string())?,
+            Err(e) => {
+                let s = Skipped::of(&item.borrow(), &e);
+                eprintln!("skipped contribution {}: {}", s.id, s.reason);
+                skipped.push(s);
+            }
+        }
     }
-    let out = export(&contributions, &skipped, study.as_ref(), k, export_time())
-        .map_err(|e| e.to_string())?;
     let mut file = Output::create(output)?;
-    file.write(&out.zip)?;
+    let mut zip = ZipStream::new(file.writer());
+    let finished = exporter
+        .finish(
+            &skipped,
+            study.as_ref(),
+            k,
+            export_time(),
+            &mut |name, content, len| zip.add_reader(name, content, len),
+        )
+        .map_err(|e| format!("{}: {e}", output.display()))?;
+    zip.finish()
+        .map_err(|e| format!("{}: {e}", output.display()))?;
     file.commit()?;
-    let r = &out.report;
+    let r = &finished.report;
     if !skipped.is_empty() {
         eprintln!(
             "{} contribution(s) could not be opened and were left out (listed in manifest.json \
@@ -288,7 +410,7 @@ fn write_export(
     }
     eprintln!(
         "{} contributions, {} patients; smallest group {}; {} groups ({} patients) under k = {}",
-        contributions.len(),
+        finished.contributions,
         r.patients,
         r.smallest_group,
         r.under_k.len(),

@@ -148,13 +148,33 @@ impl Server {
         self.get_small(&format!("api/keys/{fingerprint}"), None)
     }
 
-    /// `GET /api/studies/{sid}/bundle` with the admin token, read into memory: refused before
-    /// the download when the announced length passes `limit`, and as soon as the body does.
-    pub fn bundle(&self, sid: &str, admin_token: &str, limit: u64) -> Result<Vec<u8>, Failure> {
+    /// `GET /api/studies/{sid}/bundle` with the admin token, as a stream: refused before the
+    /// download when the announced length passes `limit`, and as soon as the body does.
+    pub fn bundle(
+        &self,
+        sid: &str,
+        admin_token: &str,
+        limit: u64,
+    ) -> Result<Bounded<Response>, Failure> {
         let path = format!("api/studies/{sid}/bundle");
         let request = self.client.get(self.url(&path)?).bearer_auth(admin_token);
         let response = self.send(request)?;
-        read_bounded(response, limit, "the bundle").map_err(|e| self.body_failure(e))
+        if let Some(n) = response.content_length()
+            && n > limit
+        {
+            return Err(Failure {
+                status: None,
+                code: "too_large".into(),
+                message: format!(
+                    "the bundle is larger ({n} bytes) than this command accepts ({limit} bytes)"
+                ),
+            });
+        }
+        Ok(Bounded {
+            inner: response,
+            left: limit,
+            limit,
+        })
     }
 
     /// Uploads a sealed contribution with no identity: create, parts, complete (the same calls
@@ -361,6 +381,27 @@ fn read_bounded(response: Response, limit: u64, what: &str) -> Result<Vec<u8>, B
         return Err(too_large(out.len() as u64));
     }
     Ok(out)
+}
+
+/// A body read as a stream that fails once it passes `limit` bytes.
+pub struct Bounded<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "the bundle is larger than this command accepts ({} bytes); raise \
+                 --max-bundle-size",
+                self.limit
+            ))
+        })?;
+        Ok(n)
+    }
 }
 
 /// The server's JSON error, or a description of an answer that is not one.

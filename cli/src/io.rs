@@ -95,6 +95,14 @@ impl Output {
         r.map_err(|e| describe(path, &e))
     }
 
+    /// The output as a `Write`, for writers that stream into it.
+    pub fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Self::Stdout(w) => w,
+            Self::File(w, _) => w,
+        }
+    }
+
     /// Flushes, syncs and moves the file into place.
     pub fn commit(self) -> Result<(), String> {
         match self {

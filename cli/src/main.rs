@@ -127,8 +127,8 @@ enum Command {
         /// only in the Authorization header.
         #[arg(long, value_name = "F", requires = "server")]
         admin_token_file: Option<PathBuf>,
-        /// With --server: the largest bundle to download, in bytes. The bundle is held in
-        /// memory, as its decrypted contributions and the export are.
+        /// With --server: the largest bundle to download, in bytes. The bundle is read as a
+        /// stream, one contribution at a time, and the export written as one.
         #[arg(long, value_name = "BYTES", requires = "server",
               default_value_t = bundle::DEFAULT_MAX_BUNDLE)]
         max_bundle_size: u64,

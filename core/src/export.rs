@@ -38,6 +38,19 @@ pub struct Skipped {
     pub code: String,
 }
 
+impl Skipped {
+    /// The record of `item` left out for `error`.
+    #[must_use]
+    pub fn of(item: &crate::study::BundleItem<'_>, error: &OpenError) -> Self {
+        Self {
+            id: item.id.clone(),
+            created_at: item.created_at,
+            code: error.code().to_owned(),
+            reason: error.to_string(),
+        }
+    }
+}
+
 /// Opens every contribution of a bundle with the researcher's key. Those that cannot be
 /// opened (not a container, not for this key, altered, a damaged file pack) are returned
 /// apart with their reason, and the others are exported as usual.
@@ -53,12 +66,7 @@ pub fn open_contributions(
         progress(i);
         match open_contribution(item, key) {
             Ok(c) => opened.push(c),
-            Err(e) => skipped.push(Skipped {
-                id: item.id.clone(),
-                created_at: item.created_at,
-                code: e.code().to_owned(),
-                reason: e.to_string(),
-            }),
+            Err(e) => skipped.push(Skipped::of(item, &e)),
         }
     }
     (opened, skipped)
@@ -145,44 +153,11 @@ impl RiskReport {
 /// patient id once however many contributions mention it.
 #[must_use]
 pub fn risk_report(resources: &[Value], k: u32) -> RiskReport {
-    let mut by_patient: BTreeMap<String, (String, String, String)> = BTreeMap::new();
-    for (i, r) in resources.iter().enumerate() {
-        for q in quasi_identifiers(r) {
-            let id = q.patient.clone().unwrap_or_else(|| format!("#{i}"));
-            let unknown = || "unknown".to_owned();
-            by_patient.entry(id).or_insert((
-                q.birth_year.unwrap_or_else(unknown),
-                q.sex.unwrap_or_else(unknown),
-                q.zip3.unwrap_or_else(unknown),
-            ));
-        }
+    let mut tally = RiskTally::default();
+    for r in resources {
+        tally.add(r);
     }
-    let mut groups: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
-    for (patient, key) in by_patient {
-        groups.entry(key).or_default().push(patient);
-    }
-    let smallest_group = groups.values().map(Vec::len).min().unwrap_or(0);
-    let under_k: Vec<RiskGroup> = groups
-        .iter()
-        .filter(|(_, p)| p.len() < k as usize)
-        .map(|((birth_year, sex, zip3), p)| RiskGroup {
-            birth_year: birth_year.clone(),
-            sex: sex.clone(),
-            zip3: zip3.clone(),
-            size: p.len(),
-            patients: p.clone(),
-        })
-        .collect();
-    RiskReport {
-        k,
-        patients: groups.values().map(Vec::len).sum(),
-        quasi_identifiers: vec!["birth_year".into(), "sex".into(), "zip3".into()],
-        smallest_group,
-        groups: groups.len(),
-        patients_under_k: under_k.iter().map(|g| g.size).sum(),
-        under_k,
-        skipped: Vec::new(),
-    }
+    tally.report(k)
 }
 
 /// The FHIR resources in a file: a Bundle's entries, a single resource, or NDJSON lines.
@@ -226,6 +201,15 @@ pub enum ExportError {
     /// JSON encoding failed.
     #[error("the export could not be encoded")]
     Encode,
+    /// The spool (where the entries wait for the archive) failed.
+    #[error("the export could not be written: {0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for ExportError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e.to_string())
+    }
 }
 
 /// What [`export`] produced.
@@ -339,116 +323,281 @@ fn other_entry(contribution: &str, n: usize, name: &str) -> String {
     }
 }
 
-struct Table {
+/// One CSV table of an export as it fills: its entry name, header, and rows written so far.
+struct TableState {
+    name: &'static str,
     header: &'static [&'static str],
-    rows: Vec<Vec<String>>,
+    rows: usize,
 }
 
-impl Table {
-    fn new(header: &'static [&'static str]) -> Self {
+impl TableState {
+    fn new(name: &'static str, header: &'static [&'static str]) -> Self {
         Self {
+            name,
             header,
-            rows: Vec::new(),
+            rows: 0,
         }
-    }
-
-    fn to_csv(&self) -> String {
-        let mut out = self.header.join(",");
-        out.push('\n');
-        for row in &self.rows {
-            let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
-            out.push_str(&fields.join(","));
-            out.push('\n');
-        }
-        out
     }
 }
 
-fn first_of<'a>(r: &'a Value, keys: &[&str]) -> Option<&'a Value> {
-    keys.iter().find_map(|k| {
-        let v = r.get(*k)?;
-        Some(v.get("start").unwrap_or(v))
-    })
+fn push_row<S: Spool + ?Sized>(
+    spool: &mut S,
+    table: &mut TableState,
+    row: Vec<String>,
+) -> std::io::Result<()> {
+    let fields: Vec<String> = row.iter().map(|f| csv_field(f)).collect();
+    let mut line = fields.join(",");
+    line.push('\n');
+    spool.append(table.name, line.as_bytes())?;
+    table.rows += 1;
+    Ok(())
 }
 
-/// Turns decrypted contributions into the export archive. `skipped` are the contributions that
-/// could not be opened ([`open_contributions`]), listed in the manifest and the risk report;
-/// `study` is the signed description (put in the archive and manifest as is), `k` the study's
-/// k, `now` the export time (Unix seconds; the core has no clock).
-///
-/// # Errors
-/// [`ExportError`].
-pub fn export(
-    contributions: &[Contribution],
-    skipped: &[Skipped],
-    study: Option<&Value>,
-    k: u32,
-    now: u64,
-) -> Result<Export, ExportError> {
-    let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut all = Vec::new();
-    let mut other_files = Vec::new();
-    let mut odd_types: Vec<String> = Vec::new();
-    let mut patients = Table::new(&[
-        "patient",
-        "contribution",
-        "birth_year",
-        "sex",
-        "zip3",
-        "state",
-        "country",
-        "deceased",
-    ]);
-    let mut conditions = Table::new(&[
-        "patient",
-        "id",
-        "system",
-        "code",
-        "display",
-        "clinical_status",
-        "onset",
-        "abatement",
-    ]);
-    let mut observations = Table::new(&[
-        "patient",
-        "id",
-        "category",
-        "system",
-        "code",
-        "display",
-        "value",
-        "unit",
-        "value_system",
-        "value_code",
-        "effective",
-    ]);
-    let mut medications = Table::new(&[
-        "patient", "id", "resource", "system", "code", "display", "status", "authored",
-    ]);
-    let mut immunizations = Table::new(&[
-        "patient", "id", "system", "code", "display", "status", "date",
-    ]);
-    let mut procedures = Table::new(&[
-        "patient",
-        "id",
-        "system",
-        "code",
-        "display",
-        "status",
-        "performed",
-    ]);
-    let mut contributions_manifest = Vec::new();
-    let mut seen_patients = BTreeSet::new();
+/// Where an export keeps its entries while contributions are added, until [`Exporter::finish`]
+/// writes them into the archive: memory for the browser ([`MemorySpool`]), files for
+/// `medseal bundle`, so that what is held does not grow with the study.
+pub trait Spool {
+    /// Appends bytes to an entry, made empty on first use.
+    ///
+    /// # Errors
+    /// The spool's I/O error.
+    fn append(&mut self, entry: &str, bytes: &[u8]) -> std::io::Result<()>;
+    /// The entry's length so far (0 for an entry never appended to).
+    fn len(&self, entry: &str) -> u64;
+    /// The entry's bytes from the start. Called once per entry, after the last append.
+    ///
+    /// # Errors
+    /// The spool's I/O error.
+    fn reader(&mut self, entry: &str) -> std::io::Result<Box<dyn std::io::Read + '_>>;
+}
 
-    for c in contributions {
+/// A [`Spool`] in memory.
+#[derive(Debug, Default)]
+pub struct MemorySpool(BTreeMap<String, Vec<u8>>);
+
+impl Spool for MemorySpool {
+    fn append(&mut self, entry: &str, bytes: &[u8]) -> std::io::Result<()> {
+        match self.0.get_mut(entry) {
+            Some(v) => v.extend_from_slice(bytes),
+            None => {
+                self.0.insert(entry.to_owned(), bytes.to_vec());
+            }
+        }
+        Ok(())
+    }
+    fn len(&self, entry: &str) -> u64 {
+        self.0.get(entry).map_or(0, |v| v.len() as u64)
+    }
+    fn reader(&mut self, entry: &str) -> std::io::Result<Box<dyn std::io::Read + '_>> {
+        Ok(Box::new(std::io::Cursor::new(
+            self.0.remove(entry).unwrap_or_default(),
+        )))
+    }
+}
+
+/// The quasi-identifiers of every patient seen, for the risk report: a few dozen bytes a
+/// patient, not the resources.
+#[derive(Debug, Default)]
+struct RiskTally {
+    by_patient: BTreeMap<String, (String, String, String)>,
+    resources: usize,
+}
+
+impl RiskTally {
+    fn add(&mut self, r: &Value) {
+        let i = self.resources;
+        self.resources += 1;
+        for q in quasi_identifiers(r) {
+            let id = q.patient.clone().unwrap_or_else(|| format!("#{i}"));
+            let unknown = || "unknown".to_owned();
+            self.by_patient.entry(id).or_insert((
+                q.birth_year.unwrap_or_else(unknown),
+                q.sex.unwrap_or_else(unknown),
+                q.zip3.unwrap_or_else(unknown),
+            ));
+        }
+    }
+
+    fn report(self, k: u32) -> RiskReport {
+        let mut groups: BTreeMap<(String, String, String), Vec<String>> = BTreeMap::new();
+        for (patient, key) in self.by_patient {
+            groups.entry(key).or_default().push(patient);
+        }
+        let smallest_group = groups.values().map(Vec::len).min().unwrap_or(0);
+        let under_k: Vec<RiskGroup> = groups
+            .iter()
+            .filter(|(_, p)| p.len() < k as usize)
+            .map(|((birth_year, sex, zip3), p)| RiskGroup {
+                birth_year: birth_year.clone(),
+                sex: sex.clone(),
+                zip3: zip3.clone(),
+                size: p.len(),
+                patients: p.clone(),
+            })
+            .collect();
+        RiskReport {
+            k,
+            patients: groups.values().map(Vec::len).sum(),
+            quasi_identifiers: vec!["birth_year".into(), "sex".into(), "zip3".into()],
+            smallest_group,
+            groups: groups.len(),
+            patients_under_k: under_k.iter().map(|g| g.size).sum(),
+            under_k,
+            skipped: Vec::new(),
+        }
+    }
+}
+
+/// Builds an export one contribution at a time: each is read into the spool's entries (NDJSON
+/// lines per resource type, CSV rows, other files) and dropped, and only the tallies (counts,
+/// patients' quasi-identifiers, the manifest's list of contributions) stay in memory.
+/// [`Exporter::finish`] then writes the archive. [`export`] is this over a [`MemorySpool`].
+pub struct Exporter<S: Spool> {
+    spool: S,
+    types: BTreeMap<String, usize>,
+    odd_types: usize,
+    other_files: Vec<String>,
+    patients: TableState,
+    conditions: TableState,
+    observations: TableState,
+    medications: TableState,
+    immunizations: TableState,
+    procedures: TableState,
+    contributions_manifest: Vec<Value>,
+    seen_patients: BTreeSet<String>,
+    risk: RiskTally,
+    contributions: usize,
+}
+
+/// What [`Exporter::finish`] reports.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    /// The risk report (also in the archive).
+    pub report: RiskReport,
+    /// Resources per type (also in the manifest).
+    pub counts: BTreeMap<String, usize>,
+    /// Contributions exported.
+    pub contributions: usize,
+}
+
+impl<S: Spool> Exporter<S> {
+    /// An export that keeps its entries in `spool`.
+    ///
+    /// # Errors
+    /// The spool's I/O error (writing the CSV headers).
+    pub fn new(mut spool: S) -> Result<Self, ExportError> {
+        let tables = [
+            TableState::new(
+                "csv/patients.csv",
+                &[
+                    "patient",
+                    "contribution",
+                    "birth_year",
+                    "sex",
+                    "zip3",
+                    "state",
+                    "country",
+                    "deceased",
+                ],
+            ),
+            TableState::new(
+                "csv/conditions.csv",
+                &[
+                    "patient",
+                    "id",
+                    "system",
+                    "code",
+                    "display",
+                    "clinical_status",
+                    "onset",
+                    "abatement",
+                ],
+            ),
+            TableState::new(
+                "csv/observations.csv",
+                &[
+                    "patient",
+                    "id",
+                    "category",
+                    "system",
+                    "code",
+                    "display",
+                    "value",
+                    "unit",
+                    "value_system",
+                    "value_code",
+                    "effective",
+                ],
+            ),
+            TableState::new(
+                "csv/medications.csv",
+                &[
+                    "patient", "id", "resource", "system", "code", "display", "status", "authored",
+                ],
+            ),
+            TableState::new(
+                "csv/immunizations.csv",
+                &[
+                    "patient", "id", "system", "code", "display", "status", "date",
+                ],
+            ),
+            TableState::new(
+                "csv/procedures.csv",
+                &[
+                    "patient",
+                    "id",
+                    "system",
+                    "code",
+                    "display",
+                    "status",
+                    "performed",
+                ],
+            ),
+        ];
+        for t in &tables {
+            let mut header = t.header.join(",");
+            header.push('\n');
+            spool.append(t.name, header.as_bytes())?;
+        }
+        let [
+            patients,
+            conditions,
+            observations,
+            medications,
+            immunizations,
+            procedures,
+        ] = tables;
+        Ok(Self {
+            spool,
+            types: BTreeMap::new(),
+            odd_types: 0,
+            other_files: Vec::new(),
+            patients,
+            conditions,
+            observations,
+            medications,
+            immunizations,
+            procedures,
+            contributions_manifest: Vec::new(),
+            seen_patients: BTreeSet::new(),
+            risk: RiskTally::default(),
+            contributions: 0,
+        })
+    }
+
+    /// Adds one opened contribution.
+    ///
+    /// # Errors
+    /// [`ExportError`].
+    pub fn add(&mut self, c: &Contribution) -> Result<(), ExportError> {
+        self.contributions += 1;
         let mut names = Vec::new();
         for (meta, data) in &c.files {
             names.push(json!({ "name": meta.name, "kind": meta.kind, "masked": meta.masked, "policy": meta.policy }));
             let Some(resources) = resources_of(data) else {
-                other_files.push((
-                    other_entry(&c.id, other_files.len() + 1, &meta.name),
-                    data.clone(),
-                ));
+                let name = other_entry(&c.id, self.other_files.len() + 1, &meta.name);
+                self.spool.append(&name, data)?;
+                self.other_files.push(name);
                 continue;
             };
             for r in resources {
@@ -457,17 +606,22 @@ pub fn export(
                 if !is_resource_type_name(&rt) {
                     // Not a resource type name (`fhir/../../x`, empty, a number): never part
                     // of an entry name; kept apart under other/.
-                    odd_types.push(line);
+                    self.spool.append(ODD_TYPES_ENTRY, line.as_bytes())?;
+                    self.spool.append(ODD_TYPES_ENTRY, b"\n")?;
+                    self.odd_types += 1;
                     continue;
                 }
-                by_type.entry(rt.clone()).or_default().push(line);
+                let entry = format!("fhir/{rt}.ndjson");
+                self.spool.append(&entry, line.as_bytes())?;
+                self.spool.append(&entry, b"\n")?;
+                *self.types.entry(rt.clone()).or_default() += 1;
                 let id = s(r.get("id"));
                 let patient = patient_of(&r);
                 match rt.as_str() {
                     "Patient" => {
                         for q in quasi_identifiers(&r) {
                             let pid = q.patient.clone().unwrap_or_default();
-                            if !seen_patients.insert(pid.clone()) {
+                            if !self.seen_patients.insert(pid.clone()) {
                                 continue;
                             }
                             let addr = r
@@ -477,30 +631,38 @@ pub fn export(
                             let deceased = r
                                 .get("deceasedDateTime")
                                 .or_else(|| r.get("deceasedBoolean"));
-                            patients.rows.push(vec![
-                                pid,
-                                c.id.clone(),
-                                q.birth_year.unwrap_or_default(),
-                                q.sex.unwrap_or_default(),
-                                q.zip3.unwrap_or_default(),
-                                s(addr.and_then(|a| a.get("state"))),
-                                s(addr.and_then(|a| a.get("country"))),
-                                s(deceased),
-                            ]);
+                            push_row(
+                                &mut self.spool,
+                                &mut self.patients,
+                                vec![
+                                    pid,
+                                    c.id.clone(),
+                                    q.birth_year.unwrap_or_default(),
+                                    q.sex.unwrap_or_default(),
+                                    q.zip3.unwrap_or_default(),
+                                    s(addr.and_then(|a| a.get("state"))),
+                                    s(addr.and_then(|a| a.get("country"))),
+                                    s(deceased),
+                                ],
+                            )?;
                         }
                     }
                     "Condition" => {
                         let (sys, code, display) = coding(r.get("code"));
-                        conditions.rows.push(vec![
-                            patient,
-                            id,
-                            sys,
-                            code,
-                            display,
-                            coding(r.get("clinicalStatus")).1,
-                            s(first_of(&r, &["onsetDateTime", "onsetPeriod"])),
-                            s(first_of(&r, &["abatementDateTime", "abatementPeriod"])),
-                        ]);
+                        push_row(
+                            &mut self.spool,
+                            &mut self.conditions,
+                            vec![
+                                patient,
+                                id,
+                                sys,
+                                code,
+                                display,
+                                coding(r.get("clinicalStatus")).1,
+                                s(first_of(&r, &["onsetDateTime", "onsetPeriod"])),
+                                s(first_of(&r, &["abatementDateTime", "abatementPeriod"])),
+                            ],
+                        )?;
                     }
                     "Observation" => {
                         let category = r
@@ -513,7 +675,8 @@ pub fn export(
                             &r,
                             &["effectiveDateTime", "effectivePeriod", "issued"],
                         ));
-                        let mut push = |part: &Value| {
+                        let (spool, observations) = (&mut self.spool, &mut self.observations);
+                        let mut push = |part: &Value| -> std::io::Result<()> {
                             let (sys, code, display) = coding(part.get("code"));
                             let q = part.get("valueQuantity");
                             let (vsys, vcode, vdisplay) = coding(part.get("valueCodeableConcept"));
@@ -527,25 +690,31 @@ pub fn export(
                                     .or_else(|| part.get("valueBoolean"))
                                     .or_else(|| part.get("valueInteger")))
                             };
-                            observations.rows.push(vec![
-                                patient.clone(),
-                                id.clone(),
-                                category.clone(),
-                                sys,
-                                code,
-                                display,
-                                value,
-                                s(q.and_then(|q| q.get("unit").or_else(|| q.get("code")))),
-                                vsys,
-                                vcode,
-                                effective.clone(),
-                            ]);
+                            push_row(
+                                &mut *spool,
+                                &mut *observations,
+                                vec![
+                                    patient.clone(),
+                                    id.clone(),
+                                    category.clone(),
+                                    sys,
+                                    code,
+                                    display,
+                                    value,
+                                    s(q.and_then(|q| q.get("unit").or_else(|| q.get("code")))),
+                                    vsys,
+                                    vcode,
+                                    effective.clone(),
+                                ],
+                            )
                         };
                         match r.get("component").and_then(Value::as_array) {
                             Some(components) if !components.is_empty() => {
-                                components.iter().for_each(&mut push);
+                                for part in components {
+                                    push(part)?;
+                                }
                             }
-                            _ => push(&r),
+                            _ => push(&r)?,
                         }
                     }
                     "MedicationRequest" | "MedicationStatement" | "MedicationAdministration" => {
@@ -553,129 +722,192 @@ pub fn export(
                             r.get("medicationCodeableConcept")
                                 .or_else(|| r.get("medication").and_then(|m| m.get("concept"))),
                         );
-                        medications.rows.push(vec![
-                            patient,
-                            id,
-                            rt.clone(),
-                            sys,
-                            code,
-                            display,
-                            s(r.get("status")),
-                            s(first_of(
-                                &r,
-                                &["authoredOn", "effectiveDateTime", "effectivePeriod"],
-                            )),
-                        ]);
+                        push_row(
+                            &mut self.spool,
+                            &mut self.medications,
+                            vec![
+                                patient,
+                                id,
+                                rt.clone(),
+                                sys,
+                                code,
+                                display,
+                                s(r.get("status")),
+                                s(first_of(
+                                    &r,
+                                    &["authoredOn", "effectiveDateTime", "effectivePeriod"],
+                                )),
+                            ],
+                        )?;
                     }
                     "Immunization" => {
                         let (sys, code, display) = coding(r.get("vaccineCode"));
-                        immunizations.rows.push(vec![
-                            patient,
-                            id,
-                            sys,
-                            code,
-                            display,
-                            s(r.get("status")),
-                            s(first_of(&r, &["occurrenceDateTime", "occurrenceString"])),
-                        ]);
+                        push_row(
+                            &mut self.spool,
+                            &mut self.immunizations,
+                            vec![
+                                patient,
+                                id,
+                                sys,
+                                code,
+                                display,
+                                s(r.get("status")),
+                                s(first_of(&r, &["occurrenceDateTime", "occurrenceString"])),
+                            ],
+                        )?;
                     }
                     "Procedure" => {
                         let (sys, code, display) = coding(r.get("code"));
-                        procedures.rows.push(vec![
-                            patient,
-                            id,
-                            sys,
-                            code,
-                            display,
-                            s(r.get("status")),
-                            s(first_of(&r, &["performedDateTime", "performedPeriod"])),
-                        ]);
+                        push_row(
+                            &mut self.spool,
+                            &mut self.procedures,
+                            vec![
+                                patient,
+                                id,
+                                sys,
+                                code,
+                                display,
+                                s(r.get("status")),
+                                s(first_of(&r, &["performedDateTime", "performedPeriod"])),
+                            ],
+                        )?;
                     }
                     _ => {}
                 }
                 if rt == "Patient" {
-                    all.push(r);
+                    self.risk.add(&r);
                 }
             }
         }
-        contributions_manifest
+        self.contributions_manifest
             .push(json!({ "id": c.id, "created_at": c.created_at, "files": names }));
+        Ok(())
     }
 
-    let mut report = risk_report(&all, k);
-    report.skipped = skipped.to_vec();
-    let mut zip = ZipWriter::new();
-    let mut output = Vec::new();
-    let mut counts = BTreeMap::new();
-    for (rt, lines) in &by_type {
-        let url = format!("fhir/{rt}.ndjson");
-        let mut body = lines.join("\n");
-        body.push('\n');
-        zip.add(&url, body.as_bytes())?;
-        output.push(json!({ "type": rt, "url": url, "count": lines.len() }));
-        counts.insert(rt.clone(), lines.len());
-    }
-    let tables = [
-        ("csv/patients.csv", &patients),
-        ("csv/conditions.csv", &conditions),
-        ("csv/observations.csv", &observations),
-        ("csv/medications.csv", &medications),
-        ("csv/immunizations.csv", &immunizations),
-        ("csv/procedures.csv", &procedures),
-    ];
-    let mut csv_manifest = Vec::new();
-    for (name, table) in tables {
-        zip.add(name, table.to_csv().as_bytes())?;
-        csv_manifest
-            .push(json!({ "url": name, "rows": table.rows.len(), "columns": table.header }));
-    }
-    if !odd_types.is_empty() {
-        let mut body = odd_types.join("\n");
-        body.push('\n');
-        other_files.push((ODD_TYPES_ENTRY.to_owned(), body.into_bytes()));
-    }
-    for (name, data) in &other_files {
-        zip.add(name, data)?;
-    }
-    let report_json = serde_json::to_vec_pretty(&report).map_err(|_| ExportError::Encode)?;
-    zip.add("risk-report.json", &report_json)?;
-    zip.add("risk-report.txt", report.to_text().as_bytes())?;
-    if let Some(study) = study {
-        zip.add(
-            "study.json",
-            &serde_json::to_vec_pretty(study).map_err(|_| ExportError::Encode)?,
-        )?;
-    }
-    let days = i64::try_from(now / 86_400).unwrap_or(0);
-    let (y, m, d) = crate::mask::civil_from_days(days);
-    let secs = now % 86_400;
-    let manifest = json!({
-        "transactionTime": format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60),
-        "request": "medseal-study-bundle",
-        "requiresAccessToken": false,
-        "output": output,
-        "error": [],
-        "extension": {
-            "https://medseal.org/export": {
-                "format": "medseal-study-export",
-                "version": 1,
-                "contributions": contributions_manifest,
-                "skipped": skipped,
-                "csv": csv_manifest,
-                "other_files": other_files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
-                "risk_report": "risk-report.json",
-                "study": study.map(|_| "study.json"),
-            }
+    /// Writes the archive's entries in order through `write(name, content, length)`: NDJSON
+    /// per type, the CSV tables, other files, the risk report, the study and the manifest.
+    /// `skipped`, `study`, `k` and `now` are as for [`export`].
+    ///
+    /// # Errors
+    /// [`ExportError`].
+    pub fn finish(
+        mut self,
+        skipped: &[Skipped],
+        study: Option<&Value>,
+        k: u32,
+        now: u64,
+        write: &mut dyn FnMut(&str, &mut dyn std::io::Read, u64) -> Result<(), ZipError>,
+    ) -> Result<Finished, ExportError> {
+        let mut report = self.risk.report(k);
+        report.skipped = skipped.to_vec();
+        let mut output = Vec::new();
+        for (rt, n) in &self.types {
+            let url = format!("fhir/{rt}.ndjson");
+            let len = self.spool.len(&url);
+            write(&url, &mut self.spool.reader(&url)?, len)?;
+            output.push(json!({ "type": rt, "url": url, "count": n }));
         }
-    });
-    zip.add(
-        "manifest.json",
-        &serde_json::to_vec_pretty(&manifest).map_err(|_| ExportError::Encode)?,
-    )?;
+        let mut csv_manifest = Vec::new();
+        for table in [
+            &self.patients,
+            &self.conditions,
+            &self.observations,
+            &self.medications,
+            &self.immunizations,
+            &self.procedures,
+        ] {
+            let len = self.spool.len(table.name);
+            write(table.name, &mut self.spool.reader(table.name)?, len)?;
+            csv_manifest
+                .push(json!({ "url": table.name, "rows": table.rows, "columns": table.header }));
+        }
+        if self.odd_types > 0 {
+            self.other_files.push(ODD_TYPES_ENTRY.to_owned());
+        }
+        for name in &self.other_files {
+            let len = self.spool.len(name);
+            write(name, &mut self.spool.reader(name)?, len)?;
+        }
+        let mut small = |name: &str, bytes: &[u8]| write(name, &mut &bytes[..], bytes.len() as u64);
+        let report_json = serde_json::to_vec_pretty(&report).map_err(|_| ExportError::Encode)?;
+        small("risk-report.json", &report_json)?;
+        small("risk-report.txt", report.to_text().as_bytes())?;
+        if let Some(study) = study {
+            small(
+                "study.json",
+                &serde_json::to_vec_pretty(study).map_err(|_| ExportError::Encode)?,
+            )?;
+        }
+        let days = i64::try_from(now / 86_400).unwrap_or(0);
+        let (y, m, d) = crate::mask::civil_from_days(days);
+        let secs = now % 86_400;
+        let manifest = json!({
+            "transactionTime": format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60),
+            "request": "medseal-study-bundle",
+            "requiresAccessToken": false,
+            "output": output,
+            "error": [],
+            "extension": {
+                "https://medseal.org/export": {
+                    "format": "medseal-study-export",
+                    "version": 1,
+                    "contributions": self.contributions_manifest,
+                    "skipped": skipped,
+                    "csv": csv_manifest,
+                    "other_files": self.other_files,
+                    "risk_report": "risk-report.json",
+                    "study": study.map(|_| "study.json"),
+                }
+            }
+        });
+        small(
+            "manifest.json",
+            &serde_json::to_vec_pretty(&manifest).map_err(|_| ExportError::Encode)?,
+        )?;
+        Ok(Finished {
+            report,
+            counts: self.types,
+            contributions: self.contributions,
+        })
+    }
+}
+
+/// Turns decrypted contributions into the export archive, in memory, of stored entries (the
+/// browser's export). `skipped` are the contributions that could not be opened
+/// ([`open_contributions`]), listed in the manifest and the risk report; `study` is the signed
+/// description (put in the archive and manifest as is), `k` the study's k, `now` the export
+/// time (Unix seconds; the core has no clock).
+///
+/// # Errors
+/// [`ExportError`].
+pub fn export(
+    contributions: &[Contribution],
+    skipped: &[Skipped],
+    study: Option<&Value>,
+    k: u32,
+    now: u64,
+) -> Result<Export, ExportError> {
+    let mut exporter = Exporter::new(MemorySpool::default())?;
+    for c in contributions {
+        exporter.add(c)?;
+    }
+    let mut zip = ZipWriter::new();
+    let finished = exporter.finish(skipped, study, k, now, &mut |name, content, _| {
+        let mut bytes = Vec::new();
+        content.read_to_end(&mut bytes)?;
+        zip.add(name, &bytes)
+    })?;
     Ok(Export {
         zip: zip.finish()?,
-        report,
-        counts,
+        report: finished.report,
+        counts: finished.counts,
+    })
+}
+
+fn first_of<'a>(r: &'a Value, keys: &[&str]) -> Option<&'a Value> {
+    keys.iter().find_map(|k| {
+        let v = r.get(*k)?;
+        Some(v.get("start").unwrap_or(v))
     })
 }
 

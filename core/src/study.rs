@@ -10,6 +10,7 @@
 use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use std::io::Read as _;
 
 use crate::mask::{FreeText, Method, Policy, PseudonymKey};
 use crate::pki::{Fingerprint, PrivateKey, PublicKey, SignatureError};
@@ -423,6 +424,147 @@ pub enum BundleError {
     /// Lengths or identifiers are wrong, or bytes follow the end marker.
     #[error("the bundle is malformed")]
     Malformed,
+    /// Reading the bundle failed.
+    #[error("the bundle could not be read: {0}")]
+    Io(String),
+    /// One contribution is larger than the reader accepts.
+    #[error("a contribution of {0} bytes is larger than this reader accepts")]
+    TooLarge(u64),
+}
+
+/// Reads a bundle from a stream one contribution at a time, in the framing of
+/// [`parse_bundle`], so that a study of any size is read in the memory of its largest
+/// contribution. After the last contribution it checks the end marker and that nothing follows.
+pub struct BundleStream<R: std::io::Read> {
+    input: R,
+    left: Option<u32>,
+    max_item: u64,
+    done: bool,
+}
+
+/// One contribution read by [`BundleStream`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedBundleItem {
+    /// The contribution's identifier.
+    pub id: String,
+    /// When its upload was created, Unix seconds.
+    pub created_at: u64,
+    /// Its ciphertext.
+    pub ciphertext: Vec<u8>,
+}
+
+impl OwnedBundleItem {
+    /// The item as [`parse_bundle`] gives it.
+    #[must_use]
+    pub fn borrow(&self) -> BundleItem<'_> {
+        BundleItem {
+            id: self.id.clone(),
+            created_at: self.created_at,
+            ciphertext: &self.ciphertext,
+        }
+    }
+}
+
+impl<R: std::io::Read> BundleStream<R> {
+    /// A reader of `input` that refuses contributions over `max_item` bytes.
+    pub fn new(input: R, max_item: u64) -> Self {
+        Self {
+            input,
+            left: None,
+            max_item,
+            done: false,
+        }
+    }
+
+    fn exact(&mut self, buf: &mut [u8]) -> Result<(), BundleError> {
+        self.input.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => BundleError::Truncated,
+            _ => BundleError::Io(e.to_string()),
+        })
+    }
+
+    /// The number of contributions the bundle announces (reads the header on first use).
+    ///
+    /// # Errors
+    /// [`BundleError`].
+    pub fn count(&mut self) -> Result<u32, BundleError> {
+        if let Some(n) = self.left {
+            return Ok(n);
+        }
+        let mut magic = [0u8; 16];
+        self.exact(&mut magic).map_err(|e| {
+            if e == BundleError::Truncated {
+                BundleError::NotABundle
+            } else {
+                e
+            }
+        })?;
+        if &magic != BUNDLE_MAGIC {
+            return Err(BundleError::NotABundle);
+        }
+        let mut n = [0u8; 4];
+        self.exact(&mut n)?;
+        let n = u32::from_be_bytes(n);
+        self.left = Some(n);
+        Ok(n)
+    }
+
+    /// The next contribution, or `None` after the last one and a valid end.
+    ///
+    /// # Errors
+    /// [`BundleError`].
+    pub fn next_item(&mut self) -> Result<Option<OwnedBundleItem>, BundleError> {
+        if self.done {
+            return Ok(None);
+        }
+        let left = self.count()?;
+        if left == 0 {
+            let mut end = [0u8; 1];
+            self.exact(&mut end)?;
+            if end[0] != 0 {
+                return Err(BundleError::Malformed);
+            }
+            let mut more = [0u8; 1];
+            return match self.input.read(&mut more) {
+                Ok(0) => {
+                    self.done = true;
+                    Ok(None)
+                }
+                Ok(_) => Err(BundleError::Malformed),
+                Err(e) => Err(BundleError::Io(e.to_string())),
+            };
+        }
+        let mut len = [0u8; 1];
+        self.exact(&mut len)?;
+        let mut id = vec![0u8; usize::from(len[0])];
+        self.exact(&mut id)?;
+        let id = String::from_utf8(id).map_err(|_| BundleError::Malformed)?;
+        if !crate::id::is_object_id(&id) {
+            return Err(BundleError::Malformed);
+        }
+        let mut word = [0u8; 8];
+        self.exact(&mut word)?;
+        let created_at = u64::from_be_bytes(word);
+        self.exact(&mut word)?;
+        let size = u64::from_be_bytes(word);
+        if size > self.max_item {
+            return Err(BundleError::TooLarge(size));
+        }
+        // Grown as the bytes arrive: a size the stream does not hold costs no memory.
+        let mut ciphertext = Vec::new();
+        let got = std::io::Read::take(&mut self.input, size)
+            .read_to_end(&mut ciphertext)
+            .map_err(|e| BundleError::Io(e.to_string()))?;
+        if got as u64 != size {
+            return Err(BundleError::Truncated);
+        }
+        self.left = Some(left - 1);
+        Ok(Some(OwnedBundleItem {
+            id,
+            created_at,
+            ciphertext,
+        }))
+    }
 }
 
 /// Splits a bundle into its contributions. Framing (big-endian): magic, u32 count, then per
@@ -680,5 +822,63 @@ mod tests {
         extra.push(1);
         assert_eq!(parse_bundle(&extra), Err(BundleError::Malformed));
         assert_eq!(parse_bundle(b"nope"), Err(BundleError::NotABundle));
+    }
+
+    /// Reads a whole bundle with [`BundleStream`], as `medseal bundle` does.
+    fn stream_all(bytes: &[u8], max_item: u64) -> Result<Vec<OwnedBundleItem>, BundleError> {
+        let mut stream = BundleStream::new(bytes, max_item);
+        let mut out = Vec::new();
+        while let Some(item) = stream.next_item()? {
+            out.push(item);
+        }
+        assert_eq!(stream.next_item(), Ok(None), "ended for good");
+        Ok(out)
+    }
+
+    #[test]
+    fn a_streamed_bundle_reads_as_the_parsed_one_and_fails_as_it_does() {
+        let items = vec![
+            BundleItem {
+                id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+                created_at: 5,
+                ciphertext: b"abc",
+            },
+            BundleItem {
+                id: "BBBBBBBBBBBBBBBBBBBBBB".into(),
+                created_at: 6,
+                ciphertext: b"",
+            },
+        ];
+        let bytes = write_bundle(&items);
+        let streamed = stream_all(&bytes, 1 << 20).unwrap();
+        assert_eq!(
+            streamed
+                .iter()
+                .map(OwnedBundleItem::borrow)
+                .collect::<Vec<_>>(),
+            items
+        );
+        // Cut anywhere, it is truncated; a byte after the end, malformed; no magic, not a bundle.
+        for cut in 16..bytes.len() {
+            assert_eq!(
+                stream_all(&bytes[..cut], 1 << 20),
+                Err(BundleError::Truncated),
+                "cut at {cut}"
+            );
+        }
+        let mut extra = bytes.clone();
+        extra.push(1);
+        assert_eq!(stream_all(&extra, 1 << 20), Err(BundleError::Malformed));
+        assert_eq!(stream_all(b"nope", 1 << 20), Err(BundleError::NotABundle));
+        assert_eq!(stream_all(&bytes, 2), Err(BundleError::TooLarge(3)));
+        // A size the stream does not hold is refused without allocating it.
+        let mut huge = BUNDLE_MAGIC.to_vec();
+        huge.extend_from_slice(&1u32.to_be_bytes());
+        huge.push(22);
+        huge.extend_from_slice(b"CCCCCCCCCCCCCCCCCCCCCC");
+        huge.extend_from_slice(&7u64.to_be_bytes());
+        huge.extend_from_slice(&(u64::MAX / 2).to_be_bytes());
+        huge.extend_from_slice(b"short");
+        assert_eq!(stream_all(&huge, u64::MAX), Err(BundleError::Truncated));
     }
 }

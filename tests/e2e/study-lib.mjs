@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { crc32 as zlibCrc32, inflateRawSync } from 'node:zlib';
 import { repo } from './lib.mjs';
 
 export const fixtureDir = path.join(repo, 'core/tests/fixtures/synthea-r4');
@@ -74,18 +75,45 @@ export async function contribute(page, link, files) {
 
 /** The entries of a zip of stored (uncompressed) entries, as written by medseal-core. */
 export function readZip(bytes) {
+  // Through the central directory (the end record is the last 22 bytes: no comment), so that
+  // data descriptors, deflate and ZIP64 (the CLI's export) read as well as stored entries (the
+  // browser's); each entry's CRC-32 is checked with zlib's.
   const entries = new Map();
-  let at = 0;
-  while (bytes.readUInt32LE(at) === 0x04034b50) {
-    const method = bytes.readUInt16LE(at + 8);
-    if (method !== 0) throw new Error(`entry at ${at} is compressed (${method})`);
-    const size = bytes.readUInt32LE(at + 18);
-    const nameLen = bytes.readUInt16LE(at + 26);
-    const extra = bytes.readUInt16LE(at + 28);
-    const name = bytes.subarray(at + 30, at + 30 + nameLen).toString('utf8');
-    const start = at + 30 + nameLen + extra;
-    entries.set(name, bytes.subarray(start, start + size));
-    at = start + size;
+  const end = bytes.length - 22;
+  if (bytes.readUInt32LE(end) !== 0x06054b50) throw new Error('no end of central directory record');
+  let count = bytes.readUInt16LE(end + 10);
+  let at = bytes.readUInt32LE(end + 16);
+  if (count === 0xffff || at === 0xffffffff) {
+    const record = Number(bytes.readBigUInt64LE(end - 20 + 8));
+    if (bytes.readUInt32LE(record) !== 0x06064b50) throw new Error('no ZIP64 end record');
+    count = Number(bytes.readBigUInt64LE(record + 32));
+    at = Number(bytes.readBigUInt64LE(record + 48));
+  }
+  for (let i = 0; i < count; i++) {
+    if (bytes.readUInt32LE(at) !== 0x02014b50) throw new Error(`bad central directory entry ${i}`);
+    const method = bytes.readUInt16LE(at + 10);
+    const crc = bytes.readUInt32LE(at + 16);
+    const fields = [bytes.readUInt32LE(at + 24), bytes.readUInt32LE(at + 20), bytes.readUInt32LE(at + 42)];
+    const nameLen = bytes.readUInt16LE(at + 28);
+    const extraLen = bytes.readUInt16LE(at + 30);
+    const commentLen = bytes.readUInt16LE(at + 32);
+    const name = bytes.subarray(at + 46, at + 46 + nameLen).toString('utf8');
+    for (let x = at + 46 + nameLen; x + 4 <= at + 46 + nameLen + extraLen;) {
+      const [id, len] = [bytes.readUInt16LE(x), bytes.readUInt16LE(x + 2)];
+      if (id === 1) {
+        let f = x + 4;
+        for (let k = 0; k < 3; k++) if (fields[k] === 0xffffffff) { fields[k] = Number(bytes.readBigUInt64LE(f)); f += 8; }
+      }
+      x += 4 + len;
+    }
+    const [size, compressed, offset] = fields;
+    const start = offset + 30 + bytes.readUInt16LE(offset + 26) + bytes.readUInt16LE(offset + 28);
+    const body = bytes.subarray(start, start + compressed);
+    const data = method === 0 ? body : method === 8 ? inflateRawSync(body) : null;
+    if (data === null) throw new Error(`${name}: method ${method}`);
+    if (data.length !== size || (zlibCrc32(data) >>> 0) !== crc) throw new Error(`${name}: size or CRC does not match`);
+    entries.set(name, data);
+    at += 46 + nameLen + extraLen + commentLen;
   }
   return entries;
 }
