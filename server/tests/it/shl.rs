@@ -35,16 +35,8 @@ async fn make(app: &TestApp, key: &[u8; 32], texts: &[&[u8]], extra: Value) -> M
     let token = created["upload_token"].as_str().unwrap();
     let base = format!("/api/shl/{id}");
     let blob = files.concat();
-    app.send_parts(&base, token, blob.as_bytes(), 1024).await;
-    let r = app
-        .call(
-            "POST",
-            &format!("{base}/complete"),
-            &[("authorization", &format!("Bearer {token}"))],
-            Body::empty(),
-        )
+    app.upload_and_complete(&base, token, blob.as_bytes(), 1024)
         .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     Made {
         id,
         revoke: created["revoke_token"].as_str().unwrap().to_owned(),

@@ -144,6 +144,27 @@ impl TestApp {
         r.json()
     }
 
+    /// Uploads every part of `data` to an upload under `base` and completes it, asserting
+    /// that the server accepts it.
+    pub async fn upload_and_complete(
+        &self,
+        base: &str,
+        token: &str,
+        data: &[u8],
+        part_size: usize,
+    ) {
+        self.send_parts(base, token, data, part_size).await;
+        let r = self
+            .call(
+                "POST",
+                &format!("{base}/complete"),
+                &[("authorization", &format!("Bearer {token}"))],
+                Body::empty(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+
     /// Uploads every part of `data` to an upload under `base` (`/api/shares/ID`).
     pub async fn send_parts(&self, base: &str, token: &str, data: &[u8], part_size: usize) {
         let bearer = format!("Bearer {token}");
@@ -172,16 +193,8 @@ impl TestApp {
         let token = created["upload_token"].as_str().expect("token").to_owned();
         let part_size = usize::try_from(created["part_size"].as_u64().expect("ps")).expect("ps");
         let base = format!("/api/shares/{id}");
-        self.send_parts(&base, &token, data, part_size).await;
-        let r = self
-            .call(
-                "POST",
-                &format!("{base}/complete"),
-                &[("authorization", &format!("Bearer {token}"))],
-                Body::empty(),
-            )
+        self.upload_and_complete(&base, &token, data, part_size)
             .await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         (id, created["revoke_token"].as_str().expect("rt").to_owned())
     }
 }
