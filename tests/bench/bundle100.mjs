@@ -211,8 +211,67 @@ export async function benchBundle100({ browser, serverUrl, serverDataDir, medsea
     record('bundle100_cli', cli.seconds, 's', 'bundle100_browser', browserSeconds,
       `${what}; medseal bundle --server: fetch and verify the study, download, decrypt, export, write the zip (${(statSync(out).size / 1e6).toFixed(1)} MB); ${same}`);
     record('bundle100_cli_peak_memory', cli.peak, 'bytes', 'bundle_size', bundleBytes, cli.how);
+
+    await benchBundle10k({ tmp, keyFile, medsealBin, record, quick });
   } finally {
     await page.context().close();
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** The 22-character base64url id of contribution `i`. */
+function contributionId(i) {
+  return Buffer.from(`c${String(i).padStart(15, '0')}`).toString('base64url').slice(0, 22).padEnd(22, 'A');
+}
+
+/**
+ * `bundle10k_cli`: `medseal bundle` over a bundle file of 10,000 small contributions (1,000 with
+ * --quick). Fifty small records (a Patient and five Observations each) are sealed to the
+ * researcher's key by `medseal encrypt`; the bundle repeats their containers under 10,000
+ * different contribution ids, in the server's framing (FORMAT.md, Bundles), so the CLI opens
+ * and exports 10,000 contributions (of 50 patients) as the server would hand them over.
+ */
+export async function benchBundle10k({ tmp, keyFile, medsealBin, record, quick }) {
+  const count = quick ? 1_000 : 10_000;
+  const sealed = [];
+  for (let i = 0; i < 50; i++) {
+    const patient = `bench-${i}`;
+    const entry = [{ resource: { resourceType: 'Patient', id: patient, gender: i % 2 ? 'male' : 'female', birthDate: `${1950 + i}`, address: [{ postalCode: `0${i % 10}1`, country: 'US' }] } }];
+    for (let j = 0; j < 5; j++) {
+      entry.push({ resource: { resourceType: 'Observation', id: `o${i}-${j}`, status: 'final', subject: { reference: `Patient/${patient}` },
+        code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }] },
+        effectiveDateTime: `${2010 + j}`, valueQuantity: { value: 60 + i + j, unit: '/min' } } });
+    }
+    const file = path.join(tmp, `small-${i}.json`);
+    writeFileSync(file, JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry }));
+    await run(medsealBin, ['encrypt', file, '-r', path.join(tmp, 'researcher.pub.pem'), '-o', `${file}.msl`]);
+    sealed.push(readFileSync(`${file}.msl`));
+  }
+  const parts = [Buffer.from('MEDSEAL-BUNDLE1\n'), Buffer.alloc(4)];
+  parts[1].writeUInt32BE(count);
+  let ciphertext = 0;
+  for (let i = 0; i < count; i++) {
+    const id = Buffer.from(contributionId(i));
+    const head = Buffer.alloc(1 + id.length + 16);
+    head.writeUInt8(id.length, 0);
+    id.copy(head, 1);
+    head.writeBigUInt64BE(BigInt(1_700_000_000 + i), 1 + id.length);
+    const c = sealed[i % sealed.length];
+    head.writeBigUInt64BE(BigInt(c.length), 9 + id.length);
+    parts.push(head, c);
+    ciphertext += c.length;
+  }
+  parts.push(Buffer.from([0]));
+  const bundleFile = path.join(tmp, 'bundle10k.bundle');
+  writeFileSync(bundleFile, Buffer.concat(parts));
+  const bundleBytes = statSync(bundleFile).size;
+  const out = path.join(tmp, 'export10k.zip');
+  const cli = await measured(medsealBin, ['bundle', bundleFile, '-i', keyFile, '-o', out, '--k', '5']);
+  const zip = readZip(readFileSync(out));
+  const manifest = JSON.parse(zip.get('manifest.json').toString('utf8'));
+  const exported = manifest.extension['https://medseal.org/export'].contributions.length;
+  if (exported !== count) throw new Error(`the export lists ${exported} contributions, not ${count}`);
+  const what = `${count} contributions of ${(ciphertext / count / 1e3).toFixed(1)} kB (50 small records sealed by medseal encrypt, repeated under ${count} ids), a ${(bundleBytes / 1e6).toFixed(1)} MB bundle file`;
+  record('bundle10k_cli', cli.seconds, 's', null, null, `${what}; medseal bundle FILE: decrypt, export, write the zip (${(statSync(out).size / 1e6).toFixed(1)} MB, deflated)`);
+  record('bundle10k_cli_peak_memory', cli.peak, 'bytes', 'bundle_size', bundleBytes, cli.how);
 }
