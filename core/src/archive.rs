@@ -232,16 +232,16 @@ impl<W: Write> ZipStream<W> {
         Ok(needed)
     }
 
-    fn local_header(
-        &mut self,
-        name: &str,
-        method: Method,
-        flags: u16,
-        crc: u32,
-        compressed: u64,
-        size: u64,
-        zip64: bool,
-    ) -> Result<(), ZipError> {
+    fn local_header(&mut self, e: &Central, zip64: bool) -> Result<(), ZipError> {
+        let Central {
+            ref name,
+            method,
+            flags,
+            crc,
+            compressed,
+            size,
+            ..
+        } = *e;
         let name_len = u16::try_from(name.len()).map_err(|_| ZipError::TooLarge)?;
         let mut h = Vec::with_capacity(30 + name.len() + 20);
         h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
@@ -291,9 +291,18 @@ impl<W: Write> ZipStream<W> {
         let size = data.len() as u64;
         let compressed = body.len() as u64;
         let zip64 = self.zip64_needed(size.max(compressed), offset)?;
-        self.local_header(name, method, FLAG_UTF8, crc, compressed, size, zip64)?;
+        let entry = Central {
+            name: name.to_owned(),
+            method,
+            flags: FLAG_UTF8,
+            crc,
+            compressed,
+            size,
+            offset,
+        };
+        self.local_header(&entry, zip64)?;
         self.out.write_all(body)?;
-        self.push_entry(name, method, FLAG_UTF8, crc, compressed, size, offset)
+        self.push_entry(entry)
     }
 
     /// Adds an entry read from `data` to its end, deflated as it is read; `size_hint` is its
@@ -313,7 +322,16 @@ impl<W: Write> ZipStream<W> {
             return Err(ZipError::TooLarge);
         }
         let flags = FLAG_UTF8 | FLAG_DESCRIPTOR;
-        self.local_header(name, Method::Deflated, flags, 0, 0, 0, zip64)?;
+        let header = Central {
+            name: name.to_owned(),
+            method: Method::Deflated,
+            flags,
+            crc: 0,
+            compressed: 0,
+            size: 0,
+            offset,
+        };
+        self.local_header(&header, zip64)?;
         let mut crc = Crc32::default();
         let mut size = 0u64;
         let start = self.out.written;
@@ -350,33 +368,20 @@ impl<W: Write> ZipStream<W> {
             d.extend_from_slice(&(size as u32).to_le_bytes());
         }
         self.out.write_all(&d)?;
-        self.push_entry(name, Method::Deflated, flags, crc, compressed, size, offset)
+        self.push_entry(Central {
+            crc,
+            compressed,
+            size,
+            ..header
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn push_entry(
-        &mut self,
-        name: &str,
-        method: Method,
-        flags: u16,
-        crc: u32,
-        compressed: u64,
-        size: u64,
-        offset: u64,
-    ) -> Result<(), ZipError> {
+    fn push_entry(&mut self, entry: Central) -> Result<(), ZipError> {
         // 0xFFFF entries is already the ZIP64 sentinel in the end record.
         if !self.allow_zip64 && (self.entries.len() + 1 >= 0xFFFF || self.out.written >= U32_MAX) {
             return Err(ZipError::TooLarge);
         }
-        self.entries.push(Central {
-            name: name.to_owned(),
-            method,
-            flags,
-            crc,
-            compressed,
-            size,
-            offset,
-        });
+        self.entries.push(entry);
         Ok(())
     }
 
