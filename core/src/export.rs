@@ -891,17 +891,34 @@ pub fn export(
     for c in contributions {
         exporter.add(c)?;
     }
-    let mut zip = ZipWriter::new();
-    let finished = exporter.finish(skipped, study, k, now, &mut |name, content, _| {
-        let mut bytes = Vec::new();
-        content.read_to_end(&mut bytes)?;
-        zip.add(name, &bytes)
-    })?;
-    Ok(Export {
-        zip: zip.finish()?,
-        report: finished.report,
-        counts: finished.counts,
-    })
+    exporter.finish_in_memory(skipped, study, k, now)
+}
+
+impl Exporter<MemorySpool> {
+    /// [`Exporter::finish`] into a zip of stored entries in memory (the browser's export); each
+    /// entry leaves the spool as it goes into the archive.
+    ///
+    /// # Errors
+    /// [`ExportError`].
+    pub fn finish_in_memory(
+        self,
+        skipped: &[Skipped],
+        study: Option<&Value>,
+        k: u32,
+        now: u64,
+    ) -> Result<Export, ExportError> {
+        let mut zip = ZipWriter::new();
+        let finished = self.finish(skipped, study, k, now, &mut |name, content, _| {
+            let mut bytes = Vec::new();
+            content.read_to_end(&mut bytes)?;
+            zip.add(name, &bytes)
+        })?;
+        Ok(Export {
+            zip: zip.finish()?,
+            report: finished.report,
+            counts: finished.counts,
+        })
+    }
 }
 
 fn first_of<'a>(r: &'a Value, keys: &[&str]) -> Option<&'a Value> {

@@ -28,7 +28,7 @@ mod mask_preview;
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use mask_preview::{PREVIEW_CHANGES, set_preview};
 use medseal_core::container::{Encryptor, FileMeta, Recipient};
-use medseal_core::export::{export, open_contribution, open_contributions};
+use medseal_core::export::{Exporter, MemorySpool, Skipped, open_contribution};
 use medseal_core::keystore::{StoredKey, seal_key};
 use medseal_core::mask::{MaskOptions, mask_bytes_preview};
 use medseal_core::pack::{pack, pack_meta};
@@ -478,32 +478,46 @@ fn open_rsa(request: &JsValue) -> Result<(), Failure> {
 
 fn bundle(request: &JsValue, data: Vec<u8>) -> Result<(), Failure> {
     let key = private_key(request)?;
-    let items = parse_bundle(&data)
-        .map_err(|e| fail("bundle", format!("The bundle cannot be read: {e}.")))?;
-    let total = items.len().max(1);
-    // A contribution that cannot be opened is left out and listed, so that one anonymous bad
-    // upload cannot block the export of the others.
-    let (contributions, skipped) = open_contributions(&items, &key, |i| {
-        progress("Decrypting contributions", i as f64 / total as f64);
-    });
-    progress("Building the export", 0.95);
     let study: Option<serde_json::Value> = get(request, "study")
         .as_string()
         .and_then(|s| serde_json::from_str(&s).ok());
     let k = get(request, "k").as_f64().unwrap_or(5.0) as u32;
-    let out = export(&contributions, &skipped, study.as_ref(), k, now(request))
-        .map_err(|e| fail("export", e.to_string()))?;
+    let exporter_failed = |e: medseal_core::export::ExportError| fail("export", e.to_string());
+    // One contribution at a time: each is decrypted, read into the export's entries and
+    // dropped, so the worker never holds every decrypted contribution at once.
+    let mut exporter = Exporter::new(MemorySpool::default()).map_err(exporter_failed)?;
+    let mut skipped = Vec::new();
+    let mut exported = 0usize;
+    {
+        let items = parse_bundle(&data)
+            .map_err(|e| fail("bundle", format!("The bundle cannot be read: {e}.")))?;
+        let total = items.len().max(1);
+        for (i, item) in items.iter().enumerate() {
+            progress("Decrypting contributions", i as f64 / total as f64);
+            // A contribution that cannot be opened is left out and listed, so that one
+            // anonymous bad upload cannot block the export of the others.
+            match open_contribution(item, &key) {
+                Ok(c) => {
+                    exporter.add(&c).map_err(exporter_failed)?;
+                    exported += 1;
+                }
+                Err(e) => skipped.push(Skipped::of(item, &e)),
+            }
+        }
+    }
+    // The bundle is not needed for the archive.
+    drop(data);
+    progress("Building the export", 0.95);
+    let out = exporter
+        .finish_in_memory(&skipped, study.as_ref(), k, now(request))
+        .map_err(exporter_failed)?;
     let report = serde_json::to_string(&out.report).map_err(|e| fail("encode", e.to_string()))?;
     let array = Uint8Array::from(out.zip.as_slice());
     let message = Object::new();
     set(&message, "type", &"exported".into());
     set(&message, "zip", &array);
     set(&message, "report", &report.into());
-    set(
-        &message,
-        "contributions",
-        &(contributions.len() as f64).into(),
-    );
+    set(&message, "contributions", &(exported as f64).into());
     post(&message, &Array::of1(&array.buffer()));
     Ok(())
 }
