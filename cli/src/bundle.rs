@@ -10,9 +10,9 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use medseal_core::archive::ZipStream;
-use medseal_core::export::{Exporter, Skipped, Spool, open_contribution};
+use medseal_core::export::{Contribution, Exporter, OpenError, Skipped, Spool, open_contribution};
 use medseal_core::pki::PrivateKey;
-use medseal_core::study::{BundleStream, SignedStudy, StudyError, verify_study};
+use medseal_core::study::{BundleStream, OwnedBundleItem, SignedStudy, StudyError, verify_study};
 
 use crate::http::{Failure, Server};
 use crate::io::{Output, describe, read_secret};
@@ -82,6 +82,7 @@ pub fn bundle(
 ) -> Result<(), String> {
     let key = load_private_key(identity)?;
     let bytes = File::open(input).map_err(|e| describe(input, &e))?;
+    let length = bytes.metadata().ok().map(|m| m.len());
     let study: Option<serde_json::Value> = match study {
         Some(path) => {
             let text = std::fs::read(path).map_err(|e| describe(path, &e))?;
@@ -103,6 +104,7 @@ pub fn bundle(
         .unwrap_or(5);
     write_export(
         BufReader::with_capacity(1 << 20, bytes),
+        length,
         &input.display().to_string(),
         &key,
         study,
@@ -188,8 +190,10 @@ pub fn bundle_from_server(
             (None, "too_large") => format!("{f}; raise --max-bundle-size"),
             _ => study_failure(&f, &sid, &server),
         })?;
+    let length = bytes.announced();
     write_export(
         BufReader::with_capacity(1 << 20, bytes),
+        length,
         &format!("the bundle of study {sid}"),
         &key,
         Some(study.description),
@@ -356,36 +360,132 @@ impl Spool for FileSpool {
     }
 }
 
+/// Most ciphertext read ahead for one batch (a batch always holds at least one contribution).
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// The next contributions to open together: two per worker, fewer when they pass
+/// [`BATCH_BYTES`]; empty at the end of the bundle.
+fn next_batch<R: Read>(
+    stream: &mut BundleStream<R>,
+    workers: usize,
+) -> Result<Vec<OwnedBundleItem>, medseal_core::study::BundleError> {
+    let mut batch = Vec::new();
+    let mut bytes = 0u64;
+    while batch.len() < workers * 2 && bytes < BATCH_BYTES {
+        let Some(item) = stream.next_item()? else {
+            break;
+        };
+        bytes += item.ciphertext.len() as u64;
+        batch.push(item);
+    }
+    Ok(batch)
+}
+
+/// Opens `batch` on `workers` threads, results in the batch's order.
+fn open_in_parallel(
+    batch: &[OwnedBundleItem],
+    key: &PrivateKey,
+    workers: usize,
+) -> Vec<Result<Contribution, OpenError>> {
+    let per_thread = batch.len().div_ceil(workers.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = batch
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|item| open_contribution(&item.borrow(), key))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a decryption thread panicked"))
+            .collect()
+    })
+}
+
+/// The progress of reading a bundle of `length` bytes: bytes, rate and time left, drawn on
+/// stderr when it is a terminal; hidden otherwise (the caller then prints plain lines).
+fn progress_bar(length: Option<u64>) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let (bar, template) = match length {
+        Some(n) => (
+            indicatif::ProgressBar::new(n),
+            "{msg} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}, {eta} left",
+        ),
+        None => (
+            indicatif::ProgressBar::new_spinner(),
+            "{spinner} {msg} {binary_bytes} {binary_bytes_per_sec}",
+        ),
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
 /// Decrypts the contributions of a bundle read from `input` one at a time and writes the export
 /// to `output` atomically, deflated (ZIP64 where needed), in memory that does not grow with the
 /// study: the largest contribution, the spool's buffers and the tallies.
 fn write_export(
     input: impl Read,
+    length: Option<u64>,
     what: &str,
     key: &PrivateKey,
     study: Option<serde_json::Value>,
     k: u32,
     output: &Path,
 ) -> Result<(), String> {
-    let mut stream = BundleStream::new(input, MAX_CONTRIBUTION);
+    let bar = progress_bar(length);
+    let mut stream = BundleStream::new(bar.wrap_read(input), MAX_CONTRIBUTION);
     let total = stream.count().map_err(|e| format!("{what}: {e}"))?;
+    // On a terminal, a bar; otherwise (a log, a pipe) one plain line a contribution.
+    let say = |line: String| {
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+    };
     let mut exporter = Exporter::new(FileSpool::beside(output)?).map_err(|e| e.to_string())?;
     let mut skipped: Vec<Skipped> = Vec::new();
     let mut n = 0u64;
     // Contributions are anonymous: one that cannot be opened (garbage, sealed to another key,
     // damaged) is left out and named, and the others are exported.
-    while let Some(item) = stream.next_item().map_err(|e| format!("{what}: {e}"))? {
-        n += 1;
-        eprintln!("decrypting contribution {n} of {total}");
-        match open_contribution(&item.borrow(), key) {
-            Ok(c) => exporter.add(&c).map_err(|e| e.to_string())?,
-            Err(e) => {
-                let s = Skipped::of(&item.borrow(), &e);
-                eprintln!("skipped contribution {}: {}", s.id, s.reason);
-                skipped.push(s);
+    // Decryption (RSA-OAEP, then AES-GCM) is most of the time: a few contributions at a time
+    // are opened on every core, then exported in the bundle's order.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(8);
+    loop {
+        let batch = next_batch(&mut stream, workers).map_err(|e| format!("{what}: {e}"))?;
+        if batch.is_empty() {
+            break;
+        }
+        for (item, opened) in batch.iter().zip(open_in_parallel(&batch, key, workers)) {
+            n += 1;
+            if bar.is_hidden() {
+                eprintln!("decrypting contribution {n} of {total}");
+            } else {
+                bar.set_message(format!("contribution {n} of {total}"));
+            }
+            match opened {
+                Ok(c) => exporter.add(&c).map_err(|e| e.to_string())?,
+                Err(e) => {
+                    let s = Skipped::of(&item.borrow(), &e);
+                    say(format!("skipped contribution {}: {}", s.id, s.reason));
+                    skipped.push(s);
+                }
             }
         }
     }
+    bar.finish_and_clear();
     let mut file = Output::create(output)?;
     let mut zip = ZipStream::new(file.writer());
     let finished = exporter

@@ -170,10 +170,12 @@ impl Server {
                 ),
             });
         }
+        let announced = response.content_length();
         Ok(Bounded {
             inner: response,
             left: limit,
             limit,
+            announced,
         })
     }
 
@@ -388,6 +390,14 @@ pub struct Bounded<R> {
     inner: R,
     left: u64,
     limit: u64,
+    announced: Option<u64>,
+}
+
+impl<R> Bounded<R> {
+    /// The length the server announced (`Content-Length`), if it did.
+    pub fn announced(&self) -> Option<u64> {
+        self.announced
+    }
 }
 
 impl<R: Read> Read for Bounded<R> {
