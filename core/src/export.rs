@@ -602,18 +602,18 @@ impl<S: Spool> Exporter<S> {
             };
             for r in resources {
                 let rt = s(r.get("resourceType"));
-                let line = serde_json::to_string(&r).map_err(|_| ExportError::Encode)?;
+                // One JSON object a line, appended with its newline in one call.
+                let mut line = serde_json::to_string(&r).map_err(|_| ExportError::Encode)?;
+                line.push('\n');
                 if !is_resource_type_name(&rt) {
                     // Not a resource type name (`fhir/../../x`, empty, a number): never part
                     // of an entry name; kept apart under other/.
                     self.spool.append(ODD_TYPES_ENTRY, line.as_bytes())?;
-                    self.spool.append(ODD_TYPES_ENTRY, b"\n")?;
                     self.odd_types += 1;
                     continue;
                 }
-                let entry = format!("fhir/{rt}.ndjson");
-                self.spool.append(&entry, line.as_bytes())?;
-                self.spool.append(&entry, b"\n")?;
+                self.spool
+                    .append(&format!("fhir/{rt}.ndjson"), line.as_bytes())?;
                 *self.types.entry(rt.clone()).or_default() += 1;
                 let id = s(r.get("id"));
                 let patient = patient_of(&r);

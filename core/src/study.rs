@@ -798,9 +798,9 @@ mod tests {
         assert!(bad.to_policy().is_err());
     }
 
-    #[test]
-    fn bundles_round_trip_and_cut_off_bundles_fail() {
-        let items = vec![
+    /// Two contributions, one of them empty.
+    fn two_items() -> Vec<BundleItem<'static>> {
+        vec![
             BundleItem {
                 id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
                 created_at: 5,
@@ -811,7 +811,12 @@ mod tests {
                 created_at: 6,
                 ciphertext: b"",
             },
-        ];
+        ]
+    }
+
+    #[test]
+    fn bundles_round_trip_and_cut_off_bundles_fail() {
+        let items = two_items();
         let bytes = write_bundle(&items);
         assert_eq!(parse_bundle(&bytes), Ok(items));
         assert_eq!(
@@ -837,18 +842,7 @@ mod tests {
 
     #[test]
     fn a_streamed_bundle_reads_as_the_parsed_one_and_fails_as_it_does() {
-        let items = vec![
-            BundleItem {
-                id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
-                created_at: 5,
-                ciphertext: b"abc",
-            },
-            BundleItem {
-                id: "BBBBBBBBBBBBBBBBBBBBBB".into(),
-                created_at: 6,
-                ciphertext: b"",
-            },
-        ];
+        let items = two_items();
         let bytes = write_bundle(&items);
         let streamed = stream_all(&bytes, 1 << 20).unwrap();
         assert_eq!(
